@@ -1,0 +1,1 @@
+"""Zero-shot evaluation: rank classification, greedy decoding, metrics and results tables."""

@@ -1,0 +1,74 @@
+"""Building blocks shared by the decoder: named parameters, RMSNorm, the token embedding.
+
+Every parameter is an `nnx.Param` carrying logical axis names as its `out_sharding` metadata,
+one name per dimension, from this vocabulary:
+
+  vocab     rows of the embedding / columns of the output projection   (V)
+  embed     the residual stream                                        (D)
+  heads     query heads                                                (H)
+  kv_heads  key/value heads                                            (K)
+  kv        width of one head                                          (Dh)
+  mlp       hidden width of the MLP                                    (F)
+
+`nnx.get_partition_spec(nnx.state(model))` returns them as `PartitionSpec('embed', 'mlp')` etc.;
+inside `flax.core.spmd.logical_axis_rules(rules)` it returns the mesh axes the rules map them to.
+Eager sharding is switched off for these parameters, so a model can be built with or without a
+mesh; the train step places the state with the shardings derived from the names.
+"""
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+
+def logical_param(rngs: nnx.Rngs, stddev: float, shape: tuple[int, ...],
+                  names: tuple[str, ...], dtype) -> nnx.Param:
+  """A normal(0, stddev) parameter of `shape` with one logical axis name per dimension."""
+  assert len(shape) == len(names), (shape, names)
+  value = stddev * jax.random.normal(rngs.params(), shape, dtype)
+  return nnx.Param(value, out_sharding=names, eager_sharding=False)
+
+
+class RMSNorm(nnx.Module):
+  """y = x / sqrt(mean(x**2, -1) + eps) * scale, computed in float32, returned in `dtype`.
+
+  scale: [D] ("embed",), initialized to ones.
+  """
+
+  def __init__(self, d_model: int, eps: float, dtype, param_dtype):
+    self.eps = eps
+    self.dtype = dtype
+    self.scale = nnx.Param(jnp.ones((d_model,), param_dtype), out_sharding=("embed",),
+                           eager_sharding=False)
+
+  def __call__(self, x: jax.Array) -> jax.Array:
+    """x: [B, L, D] -> [B, L, D] in self.dtype."""
+    x = x.astype(jnp.float32)
+    x = x * jax.lax.rsqrt(jnp.mean(jnp.square(x), axis=-1, keepdims=True) + self.eps)
+    return (x * self.scale[...].astype(jnp.float32)).astype(self.dtype)
+
+
+class Embedding(nnx.Module):
+  """Token embedding, optionally reused as the output projection.
+
+  embedding: [V, D] ("vocab", "embed"), normal with std 1.0 (T5 convention): the residual stream
+  starts at unit scale. Used as the output projection, logits = x @ embedding.T, scaled by
+  1/sqrt(D) when `scale_logits`, so that unit-scale normalized activations give unit-scale logits.
+  """
+
+  def __init__(self, vocab_size: int, d_model: int, dtype, param_dtype, *, rngs: nnx.Rngs):
+    self.dtype = dtype
+    self.embedding = logical_param(rngs, 1.0, (vocab_size, d_model), ("vocab", "embed"),
+                                   param_dtype)
+
+  def __call__(self, tokens: jax.Array) -> jax.Array:
+    """tokens: int32 [B, L] -> [B, L, D] in self.dtype."""
+    return jnp.take(self.embedding[...], tokens, axis=0).astype(self.dtype)
+
+  def attend(self, x: jax.Array, scale_logits: bool) -> jax.Array:
+    """x: [B, L, D] -> float32 logits [B, L, V] (matmul in self.dtype, accumulated in float32)."""
+    embedding = self.embedding[...].astype(self.dtype)
+    logits = jnp.einsum("bld,vd->blv", x, embedding, preferred_element_type=jnp.float32)
+    if scale_logits:
+      logits = logits / jnp.sqrt(jnp.float32(x.shape[-1]))
+    return logits

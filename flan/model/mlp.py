@@ -1,0 +1,33 @@
+"""SwiGLU feed-forward block: wo(silu(x @ wi_0) * (x @ wi_1))."""
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from flan.model.config import ModelConfig
+from flan.model.layers import logical_param
+
+
+class Mlp(nnx.Module):
+  """Gated MLP (Llama's gate_proj / up_proj / down_proj are wi_0 / wi_1 / wo).
+
+  Parameters (std 1/sqrt(fan_in)):
+    wi_0  [D, F]  ("embed", "mlp")   gate, through SiLU
+    wi_1  [D, F]  ("embed", "mlp")   linear
+    wo    [F, D]  ("mlp", "embed")
+  """
+
+  def __init__(self, config: ModelConfig, *, rngs: nnx.Rngs):
+    d, f = config.d_model, config.d_ff
+    param_dtype = jnp.dtype(config.param_dtype)
+    self.dtype = jnp.dtype(config.dtype)
+    self.wi_0 = logical_param(rngs, d ** -0.5, (d, f), ("embed", "mlp"), param_dtype)
+    self.wi_1 = logical_param(rngs, d ** -0.5, (d, f), ("embed", "mlp"), param_dtype)
+    self.wo = logical_param(rngs, f ** -0.5, (f, d), ("mlp", "embed"), param_dtype)
+
+  def __call__(self, x: jax.Array) -> jax.Array:
+    """x: [B, L, D] -> [B, L, D], in config.dtype."""
+    w = lambda p: p[...].astype(self.dtype)
+    gate = jax.nn.silu(jnp.einsum("bld,df->blf", x, w(self.wi_0)))  # [B, L, F]
+    linear = jnp.einsum("bld,df->blf", x, w(self.wi_1))              # [B, L, F]
+    return jnp.einsum("blf,fd->bld", gate * linear, w(self.wo))      # [B, L, D]

@@ -1,0 +1,198 @@
+"""The trainer loop: build, restore, step, log, checkpoint.
+
+    train(model_dir="runs/x", mixture="mix:synthetic", model=presets["demo"], num_steps=600)
+
+writes into `model_dir`:
+    checkpoints/<step>/    Orbax checkpoints (state + data position + vocabulary)
+    metrics.jsonl          one line per logged step: loss per target token, token accuracy,
+                           learning rate, gradient norm, packing efficiency, tokens/s
+A second call with the same `model_dir` resumes from the latest complete checkpoint. SIGTERM
+(preemption) saves a checkpoint at the current step and returns cleanly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pathlib
+import signal
+import time
+from typing import Callable
+
+import jax
+import numpy as np
+import optax
+from flax import nnx
+
+from flan import vocab as vocab_lib
+from flan.model import Decoder, ModelConfig
+from flan.train import checkpoints, data, optimizer as optimizer_lib, step as step_lib
+
+
+class TrainingError(RuntimeError):
+  """The run cannot go on (bad batch, bad config, mismatched checkpoint)."""
+
+
+def check_batch(batch: dict, step: int) -> None:
+  """Fail fast on a batch that would train on nothing."""
+  weights = batch["decoder_loss_weights"]
+  if not np.any(weights):
+    raise TrainingError(f"step {step}: the batch has no loss-bearing token (all loss weights 0)")
+  real = batch["decoder_target_tokens"] != 0
+  if np.all(weights[real] == 1):
+    raise TrainingError(f"step {step}: every token carries loss; inputs would be trained on")
+
+
+class _Preemption:
+  """Turns SIGTERM into a flag the loop checks after each step."""
+
+  def __init__(self):
+    self.requested = False
+    self._previous = None
+
+  def __enter__(self):
+    try:
+      self._previous = signal.signal(signal.SIGTERM, self._handle)
+    except ValueError:  # not the main thread
+      self._previous = None
+    return self
+
+  def _handle(self, signum, frame):
+    self.requested = True
+
+  def __exit__(self, *exc):
+    if self._previous is not None:
+      signal.signal(signal.SIGTERM, self._previous)
+
+
+def _progress(total: int, initial: int, enabled: bool):
+  from tqdm.auto import tqdm
+  return tqdm(total=total, initial=initial, disable=not enabled or jax.process_index() != 0,
+              unit="step", dynamic_ncols=True, desc="train")
+
+
+def train(*, model_dir: str, mixture: str, model: ModelConfig, num_steps: int,
+          batch_size: int = 16, inputs_length: int = 192, targets_length: int = 64,
+          learning_rate: float | optax.Schedule = 3e-5,
+          optimizer: Callable[..., optax.GradientTransformation] = optimizer_lib.adafactor,
+          seed: int = 0, data_seed: int = 0, checkpoint_every: int = 1000,
+          keep_checkpoints: int = 3, log_every: int = 10, z_loss: float = 0.0,
+          loss_normalization: str = "tokens", vocabulary: str | None = None,
+          progress: bool = True) -> dict:
+  """Trains `model` on `mixture` for `num_steps` steps (resuming), returns the last metrics."""
+  model_dir = pathlib.Path(model_dir)
+  model_dir.mkdir(parents=True, exist_ok=True)
+  vocab = vocab_lib.get_vocabulary(vocabulary)
+  save_model_config(model_dir, model, vocabulary)
+  if vocab.vocab_size > model.vocab_size:
+    raise TrainingError(f"the vocabulary has {vocab.vocab_size} pieces but the model's embedding "
+                        f"has {model.vocab_size} rows; set vocab_size >= {vocab.vocab_size}")
+  schedule = learning_rate if callable(learning_rate) else optax.constant_schedule(learning_rate)
+  tx = optimizer(learning_rate=schedule)
+  graphdef, state = step_lib.init_state(Decoder(model, rngs=nnx.Rngs(seed)), tx)
+
+  ckpt = checkpoints.Checkpointer(model_dir, every=checkpoint_every, keep=keep_checkpoints)
+  start_batch, start_step = 0, 0
+  restored = ckpt.restore(state)
+  if restored is not None:
+    state, meta = restored
+    if meta.get("vocabulary_size") not in (None, vocab.vocab_size):
+      raise TrainingError(f"{model_dir}: the checkpoint was trained with a vocabulary of "
+                          f"{meta['vocabulary_size']} pieces, this run has {vocab.vocab_size}")
+    start_step, start_batch = int(meta["step"]), int(meta["data"]["batches"])
+    print(f"resuming {model_dir} from step {start_step}")
+  if start_step >= num_steps:
+    ckpt.close()
+    return {"step": start_step}
+
+  batches = data.TrainData(mixture, inputs_length=inputs_length, targets_length=targets_length,
+                           batch_size=batch_size, seed=data_seed, vocabulary=vocab,
+                           start_batch=start_batch)
+  train_step = step_lib.make_train_step(graphdef, tx, z_loss=z_loss,
+                                        normalization=loss_normalization)
+  metrics_file = (model_dir / "metrics.jsonl").open("a")
+
+  def save(at_step: int, force: bool = False):
+    meta = {"step": at_step, "data": batches.position(), "mixture": mixture,
+            "vocabulary_size": vocab.vocab_size}
+    ckpt.save(at_step, state, meta, force=force)
+
+  last = {}
+  window = {"loss_sum": 0.0, "target_tokens": 0.0, "correct_tokens": 0.0, "real": 0, "all": 0}
+  window_start = time.perf_counter()
+  bar = _progress(num_steps, start_step, progress)
+  with _Preemption() as preemption:
+    for step in range(start_step + 1, num_steps + 1):
+      batch = next(batches)
+      check_batch(batch, step)
+      state, metrics = train_step(state, batch)
+      real = int(np.sum(batch["decoder_target_tokens"] != 0))
+      window["real"] += real
+      window["all"] += batch["decoder_target_tokens"].size
+      if step % log_every == 0 or step == num_steps:
+        metrics = jax.device_get(metrics)
+        for key in ("loss_sum", "target_tokens", "correct_tokens"):
+          window[key] += float(metrics[key])
+        if not np.isfinite(float(metrics["loss"])):
+          raise TrainingError(f"step {step}: non-finite loss; last checkpoint: {ckpt.latest_step()}")
+        elapsed = time.perf_counter() - window_start
+        last = {
+            "step": step,
+            "loss": window["loss_sum"] / max(window["target_tokens"], 1.0),
+            "accuracy": window["correct_tokens"] / max(window["target_tokens"], 1.0),
+            "learning_rate": float(schedule(step - 1)),
+            "grad_norm": float(metrics["grad_norm"]),
+            "packing_efficiency": window["real"] / max(window["all"], 1),
+            "tokens_per_s": window["all"] / max(elapsed, 1e-9),
+            "loss_normalization": loss_normalization,
+        }
+        metrics_file.write(json.dumps(last) + "\n")
+        metrics_file.flush()
+        bar.set_postfix(loss=f"{last['loss']:.3f}", acc=f"{last['accuracy']:.3f}")
+        window = dict.fromkeys(window, 0)
+        window_start = time.perf_counter()
+      bar.update(1)
+      if ckpt.should_save(step) or step == num_steps:
+        save(step)
+      if preemption.requested:
+        save(step, force=True)
+        print(f"SIGTERM: saved step {step}, exiting")
+        break
+  bar.close()
+  metrics_file.close()
+  ckpt.close()
+  return last
+
+
+MODEL_CONFIG_FILE = "model_config.json"
+
+
+def save_model_config(model_dir: pathlib.Path, model: ModelConfig, vocabulary: str | None):
+  """The model's shape and vocabulary beside the checkpoints, so evaluation needs no gin."""
+  config = {"model": dataclasses.asdict(model),
+            "vocabulary": str(vocabulary) if vocabulary else None}
+  path = model_dir / MODEL_CONFIG_FILE
+  if path.exists() and json.loads(path.read_text())["model"] != config["model"]:
+    raise TrainingError(f"{model_dir} holds a model of another shape ({path}); "
+                        f"use a new model_dir")
+  path.write_text(json.dumps(config, indent=2))
+
+
+def load_model(model_dir: str | pathlib.Path, step: int | None = None):
+  """(config, graphdef, params, vocabulary) of a trained model, from its latest checkpoint."""
+  model_dir = pathlib.Path(model_dir)
+  path = model_dir / MODEL_CONFIG_FILE
+  if not path.exists():
+    raise TrainingError(f"{model_dir} is not a model directory (no {MODEL_CONFIG_FILE})")
+  saved = json.loads(path.read_text())
+  config = ModelConfig(**saved["model"])
+  vocab = vocab_lib.get_vocabulary(saved.get("vocabulary"))
+  graphdef, params = nnx.split(Decoder(config, rngs=nnx.Rngs(0)), nnx.Param)
+  ckpt = checkpoints.Checkpointer(model_dir, asynchronous=False)
+  try:
+    restored = ckpt.restore_params(params, step)
+  finally:
+    ckpt.close()
+  if restored is None:
+    raise TrainingError(f"{model_dir}: no complete checkpoint found")
+  return config, graphdef, restored, vocab

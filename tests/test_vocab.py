@@ -1,0 +1,20 @@
+"""The shipped SentencePiece vocabulary: T5 ids, lossless round trip, rebuilt byte for byte."""
+
+import pytest
+
+from flan import vocab as vocab_lib
+
+
+def test_ids_and_round_trip():
+  vocab = vocab_lib.get_vocabulary()
+  processor = vocab.tokenizer
+  assert (processor.pad_id(), processor.eos_id(), processor.unk_id()) == (0, 1, 2)
+  assert vocab.vocab_size == vocab_lib.VOCAB_SIZE
+  text = "Does it follow?\n\nOPTIONS:\n- yes\n- no  Ünïcødé 日本 42"
+  assert vocab.decode(vocab.encode(text)) == text
+  assert 2 not in vocab.encode(text)  # byte fallback: never UNK
+
+
+def test_rebuild_matches_shipped_file(tmp_path):
+  rebuilt = vocab_lib.build(tmp_path / "v.model", data_dir=str(tmp_path / "data"))
+  assert rebuilt.read_bytes() == vocab_lib.DEFAULT_VOCAB.read_bytes()
