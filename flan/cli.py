@@ -32,7 +32,7 @@ def cmd_train(args, gin_bindings):
   from flan.train import trainer
 
   gin_utils.parse(args.gin_file, list(args.gin_bindings) + gin_bindings)
-  return gin_utils.call(trainer.train)
+  return gin_utils.train_with_configs(trainer.train)
 
 
 def cmd_eval(args):

@@ -36,9 +36,7 @@ def run(out_dir: str = "runs/demo", num_steps: int | None = None, heldout: str =
   if num_steps is not None:
     bindings.append(f"trainer.train.num_steps = {num_steps}")
   gin_utils.parse(["demo.gin"], bindings)
-  gin_utils.write_config(model_dir / "config.gin", operative=False)
-  gin_utils.call(trainer.train)
-  gin_utils.write_config(model_dir / "operative_config.gin", operative=True)
+  gin_utils.train_with_configs(trainer.train)
   print(f"[3/4] evaluating zero-shot on held-out {heldout!r} and on the seen tasks")
   specs = evaluation + training
   summary = runner.evaluate_model(str(model_dir), specs, out_dir=str(out / "eval"),

@@ -74,3 +74,22 @@ def write_config(path: pathlib.Path, operative: bool) -> None:
   import gin
   path.parent.mkdir(parents=True, exist_ok=True)
   path.write_text(gin.operative_config_str() if operative else gin.config_str())
+
+
+def model_dir() -> pathlib.Path:
+  """The run's MODEL_DIR macro (every run config binds trainer.train.model_dir to it)."""
+  import gin
+  try:
+    return pathlib.Path(gin.query_parameter("%MODEL_DIR"))
+  except ValueError:
+    raise GinError("gin: bind MODEL_DIR, e.g. --gin.MODEL_DIR=\"'runs/my_run'\"") from None
+
+
+def train_with_configs(train_fn, **overrides):
+  """Calls the gin-configured trainer, writing config.gin before and operative_config.gin after
+  into the model directory."""
+  directory = model_dir()
+  write_config(directory / "config.gin", operative=False)
+  result = call(train_fn, **overrides)
+  write_config(directory / "operative_config.gin", operative=True)
+  return result

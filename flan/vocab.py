@@ -31,6 +31,12 @@ def get_vocabulary(path: str | None = None):
   return seqio.SentencePieceVocabulary(path)
 
 
+def fingerprint(path: str | None = None) -> str:
+  """A short content hash of a vocabulary file: checkpoints record it, restores compare it."""
+  import hashlib
+  return hashlib.sha256(pathlib.Path(path or DEFAULT_VOCAB).read_bytes()).hexdigest()[:16]
+
+
 def corpus(data_dir: str) -> list[str]:
   """Training sentences, in a fixed order: rendered synthetic examples (all their templates).
 

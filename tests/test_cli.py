@@ -75,3 +75,20 @@ def test_console_entry_point_exit_status():
                           capture_output=True, text=True, timeout=120)
   assert result.returncode == 2
   assert result.stderr.strip().splitlines()[-1].startswith("flan: error: unknown catalog entry")
+
+
+def test_train_command_with_gin_flags(capsys, tmp_path, synthetic_data_dir, use_data_dir):
+  use_data_dir(synthetic_data_dir)
+  model_dir = tmp_path / "run"
+  argv = ["train", "--gin_file=models/tiny.gin", "--gin_file=runs/train.gin",
+          "--gin.MIXTURE='flan:synth_reviews'", f"--gin.MODEL_DIR='{model_dir}'",
+          "--gin.trainer.train.num_steps=4", "--gin.trainer.train.inputs_length=96",
+          "--gin.trainer.train.targets_length=32", "--gin.trainer.train.checkpoint_every=2",
+          "--gin.trainer.train.log_every=2", "--gin.trainer.train.progress=False"]
+  code, _, err = run_cli(capsys, *argv)
+  assert code == 0, err
+  assert sorted(p.name for p in (model_dir / "checkpoints").iterdir()) == ["2", "4"]
+  assert len((model_dir / "metrics.jsonl").read_text().splitlines()) == 2
+  operative = (model_dir / "operative_config.gin").read_text()
+  assert "num_steps = 4" in operative and "learning_rate = 3e-05" in operative
+  assert (model_dir / "config.gin").exists()

@@ -5,16 +5,13 @@ features, no download), go through the entry's adapter and every template. Hand-
 pin the adapters and one exact rendering per entry.
 """
 
+import catalog_checks
 import numpy as np
 import pytest
-import tensorflow_datasets as tfds
 
 from flan import adapters, catalog, render
 
 ENTRIES = ("rte", "boolq", "sst2", "arc_easy", "squad_v1")
-NUM_MOCK_EXAMPLES = 8
-
-
 def _four_choices(raw):
   """Mock ARC examples have a random number of choices: trim to four, keys A-D, a valid answer."""
   choices = raw["choices"]
@@ -22,42 +19,12 @@ def _four_choices(raw):
           "answerKey": np.int64(int(raw["answerKey"]) % 4)}
 
 
-def _mock_raw(spec):
-  """A few raw numpy examples of the entry's TFDS builder, from every split it names."""
-  raws = []
-  with tfds.testing.mock_data(num_examples=NUM_MOCK_EXAMPLES):
-    for split in spec.splits.values():
-      ds = tfds.load(spec.tfds_full_name, split=split, as_supervised=False)
-      raws.extend(tfds.as_numpy(ds))
-  if spec.name == "arc_easy":
-    raws = [_four_choices(raw) for raw in raws]
-  return raws
-
-
 @pytest.fixture(scope="module")
 def mock_records():
   """entry name -> canonical records adapted from mock TFDS data."""
-  records = {}
-  for name in ENTRIES:
-    spec = catalog.get(name)
-    records[name] = [r for r in (adapters.adapt(spec, raw) for raw in _mock_raw(spec)) if r]
-  return records
-
-
-def _check_example(spec, template, record, example):
-  """The invariants every rendered example of a real entry must satisfy."""
-  where = f"{spec.name} template {template.index}"
-  assert example.inputs.strip() and example.targets.strip(), where
-  for text in (example.inputs, example.targets):
-    assert "{" not in text and "}" not in text, f"{where}: unfilled placeholder in {text!r}"
-  has_block = render.OPTIONS_HEADER in example.inputs
-  assert has_block == template.uses_options, where
-  if template.uses_options:
-    assert example.inputs.endswith(render.options_block(record["options"])), where
-  if spec.type == "classification" and template.eval:
-    assert example.targets in record["options"], where
-    assert example.targets == record["answer"], where
-    assert example.options == tuple(record["options"]), where
+  return {name: catalog_checks.mock_records(
+      catalog.get(name), fixup=_four_choices if name == "arc_easy" else None)
+          for name in ENTRIES}
 
 
 @pytest.mark.parametrize("name", ENTRIES)
@@ -72,20 +39,7 @@ def test_entry_loads_and_is_well_formed(name):
 
 @pytest.mark.parametrize("name", ENTRIES)
 def test_every_template_renders_mock_data(name, mock_records):
-  spec = catalog.get(name)
-  records = mock_records[name]
-  assert records, f"{name}: the adapter dropped every mock example"
-  rendered = set()
-  for record in records:
-    assert set(spec.fields) <= set(record)
-    assert record["answer"] == record["answers"][0]
-    for template in spec.templates:
-      if not render.accepts(template, record):
-        continue
-      _check_example(spec, template, record, render.render(template, record))
-      rendered.add(template.index)
-  # The mock data is seeded, so it reliably holds every label a label filter asks for.
-  assert rendered == {t.index for t in spec.templates}
+  catalog_checks.check_renders_every_template(catalog.get(name), mock_records[name])
 
 
 def test_splits_follow_the_recipe():

@@ -75,3 +75,14 @@ def test_batch_without_loss_tokens_fails_fast():
   batch["decoder_loss_weights"] = np.ones((2, 4), np.int32)
   with pytest.raises(trainer.TrainingError, match="every token carries loss"):
     trainer.check_batch(batch, step=7)
+
+
+def test_vocabulary_mismatch_is_a_clear_error(tmp_path):
+  model_dir = tmp_path / "m"
+  trainer.train(model_dir=str(model_dir), mixture="flan:synth_reviews", num_steps=2,
+                checkpoint_every=0, **RUN)
+  config = json.loads((model_dir / "model_config.json").read_text())
+  config["vocabulary_fingerprint"] = "0" * 16
+  (model_dir / "model_config.json").write_text(json.dumps(config))
+  with pytest.raises(trainer.TrainingError, match="trained with a vocabulary that differs"):
+    trainer.load_model(model_dir)

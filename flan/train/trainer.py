@@ -96,9 +96,10 @@ def train(*, model_dir: str, mixture: str, model: ModelConfig, num_steps: int,
   restored = ckpt.restore(state)
   if restored is not None:
     state, meta = restored
-    if meta.get("vocabulary_size") not in (None, vocab.vocab_size):
-      raise TrainingError(f"{model_dir}: the checkpoint was trained with a vocabulary of "
-                          f"{meta['vocabulary_size']} pieces, this run has {vocab.vocab_size}")
+    if meta.get("vocabulary") != vocab_lib.fingerprint(vocabulary):
+      raise TrainingError(f"{model_dir}: the checkpoint was trained with another vocabulary "
+                          f"(fingerprint {meta.get('vocabulary')}, this run's is "
+                          f"{vocab_lib.fingerprint(vocabulary)}); use a new model_dir")
     start_step, start_batch = int(meta["step"]), int(meta["data"]["batches"])
     print(f"resuming {model_dir} from step {start_step}")
   if start_step >= num_steps:
@@ -114,7 +115,7 @@ def train(*, model_dir: str, mixture: str, model: ModelConfig, num_steps: int,
 
   def save(at_step: int, force: bool = False):
     meta = {"step": at_step, "data": batches.position(), "mixture": mixture,
-            "vocabulary_size": vocab.vocab_size}
+            "vocabulary": vocab_lib.fingerprint(vocabulary)}
     ckpt.save(at_step, state, meta, force=force)
 
   last = {}
@@ -170,7 +171,8 @@ MODEL_CONFIG_FILE = "model_config.json"
 def save_model_config(model_dir: pathlib.Path, model: ModelConfig, vocabulary: str | None):
   """The model's shape and vocabulary beside the checkpoints, so evaluation needs no gin."""
   config = {"model": dataclasses.asdict(model),
-            "vocabulary": str(vocabulary) if vocabulary else None}
+            "vocabulary": str(vocabulary) if vocabulary else None,
+            "vocabulary_fingerprint": vocab_lib.fingerprint(vocabulary)}
   path = model_dir / MODEL_CONFIG_FILE
   if path.exists() and json.loads(path.read_text())["model"] != config["model"]:
     raise TrainingError(f"{model_dir} holds a model of another shape ({path}); "
@@ -187,6 +189,11 @@ def load_model(model_dir: str | pathlib.Path, step: int | None = None):
   saved = json.loads(path.read_text())
   config = ModelConfig(**saved["model"])
   vocab = vocab_lib.get_vocabulary(saved.get("vocabulary"))
+  if saved.get("vocabulary_fingerprint") != vocab_lib.fingerprint(saved.get("vocabulary")):
+    raise TrainingError(f"{model_dir} was trained with a vocabulary that differs from "
+                        f"{saved.get('vocabulary') or vocab_lib.DEFAULT_VOCAB} (fingerprints "
+                        f"{saved.get('vocabulary_fingerprint')} vs "
+                        f"{vocab_lib.fingerprint(saved.get('vocabulary'))})")
   graphdef, params = nnx.split(Decoder(config, rngs=nnx.Rngs(0)), nnx.Param)
   ckpt = checkpoints.Checkpointer(model_dir, asynchronous=False)
   try:

@@ -9,7 +9,8 @@ Every adapter returns the same shape, or None to drop the example:
 
 Declarative adapters (`adapter: {fields: {...}, label: ..., options: [...]}` in the YAML) cover
 plain mappings; anything else is a function registered here with `@register("name")` and named
-in the YAML as `adapter: {function: name, fields: [...]}`.
+in the YAML as `adapter: {function: name, fields: [...]}`. Function adapters live in one module of
+this package per cluster (`flan/adapters/<cluster>.py`); they are imported on first use.
 """
 
 from __future__ import annotations
@@ -22,6 +23,16 @@ Record = dict[str, Any]
 AdapterFn = Callable[[dict[str, Any], dict[str, Any]], Record | None]
 
 _FUNCTIONS: dict[str, AdapterFn] = {}
+
+
+def _import_function_modules() -> None:
+  """Imports every module of this package, registering their function adapters."""
+  import importlib
+  import pkgutil
+
+  import flan.adapters as package
+  for module in pkgutil.iter_modules(package.__path__):
+    importlib.import_module(f"flan.adapters.{module.name}")
 
 
 def register(name: str) -> Callable[[AdapterFn], AdapterFn]:
@@ -84,65 +95,9 @@ def adapt(spec, raw: dict[str, Any]) -> Record | None:
   if "function" in config:
     name = config["function"]
     if name not in _FUNCTIONS:
+      _import_function_modules()
+    if name not in _FUNCTIONS:
       raise KeyError(f"{spec.path}: adapter function {name!r} is not registered in flan/adapters.py;"
                      f" known: {sorted(_FUNCTIONS)}")
     return _FUNCTIONS[name](raw, config)
   return declarative(raw, config)
-
-
-# ---- Function adapters for entries that are not a plain mapping. --------------------------------
-
-
-def _question_mark(question: str) -> str:
-  """A question with a final '?' (BoolQ's questions come without one)."""
-  question = question.strip()
-  return question if question.endswith("?") else question + "?"
-
-
-@register("boolq")
-def boolq(raw: dict[str, Any], config: dict[str, Any]) -> Record | None:
-  """BoolQ: the bool `answer` feature indexes the options (False -> 'no', True -> 'yes')."""
-  fields = {"title": text(raw["title"]), "passage": text(raw["passage"]),
-            "question": _question_mark(text(raw["question"]))}
-  options = list(config.get("options") or ["no", "yes"])
-  return classification(fields, options, int(bool(raw["answer"])))
-
-
-ARC_NUM_CHOICES = 4
-
-
-def _choice_index(key: Any) -> int | None:
-  """An ARC choice key -> 0-based index.
-
-  TFDS stores keys as ClassLabel indices (0 = 'A'); the source files use letters 'A'-'E' or
-  digits '1'-'5'. Both spellings are accepted; anything else is None.
-  """
-  if isinstance(key, (bytes, str)) or (isinstance(key, np.ndarray) and key.dtype.kind in "SUO"):
-    key = text(key).strip().upper()
-    if len(key) == 1 and "A" <= key <= "Z":
-      return ord(key) - ord("A")
-    return int(key) - 1 if key.isdigit() else None
-  return int(key)
-
-
-@register("arc")
-def arc(raw: dict[str, Any], config: dict[str, Any]) -> Record | None:
-  """ARC: the four choice texts are the options; drops questions without exactly four."""
-  del config
-  choices = texts(raw["choices"]["text"])
-  keys = [_choice_index(k) for k in np.asarray(raw["choices"]["label"]).reshape(-1)]
-  if len(choices) != ARC_NUM_CHOICES or len(keys) != len(choices):
-    return None
-  answer_key = _choice_index(raw["answerKey"])
-  if answer_key not in keys:
-    return None
-  return classification({"question": text(raw["question"])}, choices, keys.index(answer_key))
-
-
-@register("squad")
-def squad(raw: dict[str, Any], config: dict[str, Any]) -> Record | None:
-  """SQuAD: every annotated answer text is acceptable; the first is the training target."""
-  del config
-  fields = {"title": text(raw["title"]).replace("_", " "), "context": text(raw["context"]),
-            "question": text(raw["question"])}
-  return generation(fields, texts(raw["answers"]["text"]))
