@@ -26,6 +26,9 @@ NUM_TEMPLATES = 10
 MAX_INVERTED = 3
 SPECIAL_PLACEHOLDERS = ("answer", "options")
 TYPES = ("classification", "generation")
+# Metric names an entry may declare (flan/eval implements them).
+METRICS = ("accuracy", "accuracy_f1", "accuracy_macro_f1", "matthews_corr", "pearson_spearman",
+           "squad", "exact_match", "multirc", "record", "bleu", "rouge", "edit_distance")
 TEMPLATES_DIR = pathlib.Path(__file__).resolve().parent.parent / "templates"
 
 
@@ -59,6 +62,20 @@ class Template:
 
 
 @dataclasses.dataclass(frozen=True)
+class FewshotFormat:
+  """How few-shot exemplars are joined to the query (entry key `fewshot`, defaults shown).
+
+  Each exemplar is its inputs, `targets_prefix`, its targets and `example_separator`; the query's
+  inputs come last, then `targets_prefix` without trailing whitespace (nothing, by default), so
+  zero shots is exactly the zero-shot input. With the defaults:
+
+      'Is 3 odd?\\n\\nyes\\n\\n\\nIs 4 odd?\\n\\nno\\n\\n\\nIs 5 odd?'
+  """
+  targets_prefix: str = "\n\n"
+  example_separator: str = "\n\n\n"
+
+
+@dataclasses.dataclass(frozen=True)
 class DatasetSpec:
   """A catalog entry: one TFDS config, its splits, adapter and ten templates."""
   name: str
@@ -74,6 +91,8 @@ class DatasetSpec:
   templates: tuple[Template, ...]
   path: str = ""
   manual_download: bool = False
+  eval_only: bool = False
+  fewshot: FewshotFormat = FewshotFormat()
 
   @property
   def tfds_full_name(self) -> str:
@@ -165,6 +184,25 @@ def _check_template(t: dict[str, Any], index: int, fields: set[str], entry_type:
 
 
 _REQUIRED = ("name", "cluster", "type", "metric", "tfds", "splits", "adapter", "templates")
+_KNOWN_KEYS = set(_REQUIRED) | {"paper_dataset", "collection", "eval_only", "notes", "fewshot"}
+
+
+def _parse_fewshot(value: Any, where: str) -> FewshotFormat:
+  """The optional `fewshot` mapping: non-empty strings for the keys of `FewshotFormat`."""
+  if value is None:
+    return FewshotFormat()
+  known = [f.name for f in dataclasses.fields(FewshotFormat)]
+  if not isinstance(value, dict):
+    raise CatalogError(f"{where}: 'fewshot' must be a mapping with keys among {known}")
+  unknown = sorted(set(value) - set(known))
+  if unknown:
+    close = difflib.get_close_matches(unknown[0], known, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise CatalogError(f"{where}: fewshot: unknown keys {unknown}{hint}; known: {known}")
+  for key, text in value.items():
+    if not isinstance(text, str) or not text:
+      raise CatalogError(f"{where}: fewshot: {key!r} must be a non-empty string, got {text!r}")
+  return FewshotFormat(**value)
 
 
 def parse_entry(data: Any, where: str) -> DatasetSpec:
@@ -174,14 +212,25 @@ def parse_entry(data: Any, where: str) -> DatasetSpec:
   missing = [k for k in _REQUIRED if k not in data]
   if missing:
     raise CatalogError(f"{where}: missing keys {missing}")
+  unknown = set(data) - _KNOWN_KEYS
+  if unknown:
+    raise CatalogError(f"{where}: unknown keys {sorted(unknown)}")
   if data["type"] not in TYPES:
     raise CatalogError(f"{where}: type must be one of {TYPES}, got {data['type']!r}")
+  if data["metric"] not in METRICS:
+    raise CatalogError(f"{where}: metric must be one of {METRICS}, got {data['metric']!r}")
   tfds_cfg = data["tfds"]
   if not isinstance(tfds_cfg, dict) or "name" not in tfds_cfg or "version" not in tfds_cfg:
     raise CatalogError(f"{where}: 'tfds' needs 'name' and 'version'")
   splits = data["splits"]
-  if not isinstance(splits, dict) or "train" not in splits:
-    raise CatalogError(f"{where}: 'splits' must map at least 'train' to a TFDS split")
+  eval_only = bool(data.get("eval_only", False))
+  needed = "test" if eval_only else "train"
+  if not isinstance(splits, dict) or needed not in splits:
+    raise CatalogError(f"{where}: 'splits' must map at least {needed!r} to a TFDS split")
+  unknown_splits = set(splits) - {"train", "validation", "test"}
+  if unknown_splits:
+    raise CatalogError(f"{where}: unknown split names {sorted(unknown_splits)}; use train, "
+                       f"validation, test")
   adapter = data["adapter"]
   if not isinstance(adapter, dict) or "fields" not in adapter:
     raise CatalogError(f"{where}: 'adapter' needs 'fields'")
@@ -218,7 +267,8 @@ def parse_entry(data: Any, where: str) -> DatasetSpec:
       type=data["type"], metric=str(data["metric"]), tfds_name=str(tfds_cfg["name"]),
       tfds_version=str(tfds_cfg["version"]), splits={str(k): str(v) for k, v in splits.items()},
       adapter=dict(adapter), templates=templates, path=where,
-      manual_download=bool(tfds_cfg.get("manual", False)))
+      manual_download=bool(tfds_cfg.get("manual", False)), eval_only=eval_only,
+      fewshot=_parse_fewshot(data.get("fewshot"), where))
 
 
 def load_entry(path: str | os.PathLike) -> DatasetSpec:

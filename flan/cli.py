@@ -3,7 +3,10 @@
     flan demo [--out runs/demo]                         the whole loop on the offline synthetic data
     flan train --gin_file=F [--gin.NAME=VALUE ...]      train (T5X-style gin flags), resumes
     flan eval --model_dir D [--task T | --cluster C]    zero-shot evaluation of a trained model
-    flan data list | show TASK | prepare --synthetic | vocab
+    flan data list [--cluster C] [--collection X]      entries, metrics, split sizes where prepared
+    flan data show TASK [--template N] [--shots K] [--options flan|none|random]
+    flan data export TASK_OR_MIXTURE --split S --out F.jsonl [--limit N] [--shots K] [--options O]
+    flan data manifest [--out templates/MANIFEST.md] | prepare --synthetic | vocab --out F
 
 Errors a user can fix (unknown task, malformed template, missing dataset, bad gin binding) are
 printed as one line and exit with status 2.
@@ -18,13 +21,22 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow only feeds data here
 
 
+class _Parser(argparse.ArgumentParser):
+  """argparse with the project's error form: one line, exit status 2."""
+
+  def error(self, message):
+    self.exit(2, f"flan: error: {message} (see `{self.prog} --help`)\n")
+
+
 def _user_errors():
   from flan.catalog import CatalogError, UnknownEntryError
   from flan.data_dir import DatasetNotPreparedError
+  from flan.data_export import ExportError
+  from flan.fewshot import FewshotError
   from flan.gin_utils import GinError
   from flan.train.trainer import TrainingError
   return (CatalogError, UnknownEntryError, DatasetNotPreparedError, GinError, TrainingError,
-          FileNotFoundError)
+          FileNotFoundError, ExportError, FewshotError)
 
 
 def cmd_train(args, gin_bindings):
@@ -57,13 +69,25 @@ def cmd_data(args):
   from flan import catalog
 
   if args.data_command == "list":
-    for spec in catalog.entries(collection=args.collection, cluster=args.cluster):
-      manual = " manual-download" if spec.manual_download else ""
-      print(f"{spec.name:28s} {spec.cluster:24s} {spec.type:15s} {spec.metric:12s} "
-            f"{spec.tfds_full_name}{manual}")
+    from flan.data_show import list_entries
+    catalog.catalog()  # a malformed entry fails here, before anything is printed
+    list_entries(collection=args.collection, cluster=args.cluster)
   elif args.data_command == "show":
     from flan.data_show import show
-    show(args.task, n=args.n, split=args.split, template=args.template)
+    show(args.task, n=args.n, split=args.split, template=args.template, shots=args.shots,
+         options=args.options, seed=args.seed)
+  elif args.data_command == "export":
+    from flan.data_export import export
+    counts = export(args.name, split=args.split, out=args.out, limit=args.limit,
+                    shots=args.shots, options=args.options, seed=args.seed,
+                    overwrite=args.overwrite)
+    print(f"wrote {sum(counts.values())} examples of {len(counts)} entries to {args.out}")
+  elif args.data_command == "manifest":
+    from flan import manifest
+    if args.out:
+      print(f"wrote {manifest.write(args.out)}")
+    else:
+      print(manifest.generate(), end="")
   elif args.data_command == "prepare":
     from flan import data_dir, synthetic
     for builder in synthetic.prepare(data_dir=args.data_dir or data_dir.data_dir()).values():
@@ -82,8 +106,16 @@ def cmd_demo(args):
   demo.run(out_dir=args.out, num_steps=args.steps, heldout=args.heldout, limit=args.limit)
 
 
+def _add_render_flags(parser) -> None:
+  from flan.render import OPTIONS_STYLES
+  parser.add_argument("--shots", type=int, default=0, help="few-shot exemplars (0..16)")
+  parser.add_argument("--options", choices=OPTIONS_STYLES, default="flan",
+                      help="options block: FLAN's, none, or a random format per example")
+  parser.add_argument("--seed", type=int, default=0, help="seeds exemplars and random formats")
+
+
 def build_parser() -> argparse.ArgumentParser:
-  parser = argparse.ArgumentParser(prog="flan", description=__doc__.splitlines()[0])
+  parser = _Parser(prog="flan", description=__doc__.splitlines()[0])
   sub = parser.add_subparsers(dest="command", required=True)
 
   demo = sub.add_parser("demo", help="train and evaluate zero-shot on the synthetic data")
@@ -112,10 +144,20 @@ def build_parser() -> argparse.ArgumentParser:
   lst.add_argument("--collection", default=None)
   lst.add_argument("--cluster", default=None)
   show = data_sub.add_parser("show", help="rendered examples of a task")
-  show.add_argument("task")
+  show.add_argument("task", help="an entry or task name: rte, flan:rte, flan:rte:t3")
   show.add_argument("--n", type=int, default=3)
   show.add_argument("--split", default="train")
   show.add_argument("--template", type=int, default=None)
+  _add_render_flags(show)
+  export = data_sub.add_parser("export", help="rendered examples as JSONL")
+  export.add_argument("name", help="a task (flan:rte, flan:rte:t3) or a mixture (mix:flan...)")
+  export.add_argument("--split", required=True)
+  export.add_argument("--out", required=True, help="the .jsonl file to write")
+  export.add_argument("--limit", type=int, default=None, help="examples per entry")
+  export.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+  _add_render_flags(export)
+  manifest = data_sub.add_parser("manifest", help="the catalog as a Markdown table")
+  manifest.add_argument("--out", default=None, help="file to write (default: print)")
   prepare = data_sub.add_parser("prepare", help="build the synthetic datasets (no download)")
   prepare.add_argument("--synthetic", action="store_true", required=True)
   prepare.add_argument("--data_dir", default=None)

@@ -50,12 +50,12 @@ def split_entries(collection: str, heldout: str | None):
   if not entries:
     raise catalog.UnknownEntryError(f"no catalog entries in collection {collection!r}")
   if heldout is None:
-    return entries, []
+    return [s for s in entries if not s.eval_only], []
   dropped = excluded_clusters(heldout)
   evaluation = [s for s in entries if s.cluster == heldout]
   eval_datasets = {s.paper_dataset for s in evaluation}
-  training = [s for s in entries
-              if s.cluster not in dropped and s.paper_dataset not in eval_datasets]
+  training = [s for s in entries if not s.eval_only
+              and s.cluster not in dropped and s.paper_dataset not in eval_datasets]
   return training, evaluation
 
 

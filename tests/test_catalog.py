@@ -104,6 +104,8 @@ def test_leave_one_cluster_out_applies_the_rules():
   assert mixtures.excluded_clusters("reading_comprehension_with_commonsense") == {
       "reading_comprehension_with_commonsense", "reading_comprehension", "commonsense"}
   training, evaluation = mixtures.split_entries("flan", "reading_comprehension")
-  assert {s.name for s in evaluation} == {"boolq", "squad_v1"}
+  assert {"boolq", "squad_v1"} <= {s.name for s in evaluation}
+  assert {s.cluster for s in evaluation} == {"reading_comprehension"}
   assert not {s.cluster for s in training} & {"reading_comprehension",
                                                "reading_comprehension_with_commonsense"}
+  assert not {s.paper_dataset for s in training} & {s.paper_dataset for s in evaluation}

@@ -43,6 +43,16 @@ def packed_dataset(name: str, *, inputs_length: int, targets_length: int, batch_
       seed=seed, batch_size=batch_size, shard_info=shard_info, verbose=False)
 
 
+def to_global(batch: dict[str, np.ndarray], sharding) -> dict:
+  """This host's rows of a batch -> global jax.Arrays split over the mesh's batch axes.
+
+  On one host that is the whole batch; on a pod slice every host passes its own shard (read
+  with `seqio.ShardInfo`) and the arrays span all hosts.
+  """
+  import jax
+  return {k: jax.make_array_from_process_local_data(sharding, v) for k, v in batch.items()}
+
+
 class TrainData:
   """An endless iterator of numpy batches that knows (and can restore) its position."""
 

@@ -1,4 +1,4 @@
-"""Adafactor with the T5X defaults, and learning-rate schedules.
+"""Optimizers and learning-rate schedules (gin binds these; the library calls them plainly).
 
 T5X's Adafactor: decay rate 0.8, epsilon1 1e-30, epsilon2 1e-3 (parameter scale floor), update
 clipping 1.0, factored second moments for dims >= 128, no momentum, updates scaled by the
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 import optax
+
+from flan.train.adafactor import logical_adafactor
 
 
 def constant_schedule(learning_rate: float = 3e-5) -> optax.Schedule:
@@ -23,13 +25,19 @@ def warmup_rsqrt_schedule(learning_rate: float = 1e-2, warmup_steps: int = 100) 
   return schedule
 
 
-def adafactor(learning_rate: float | optax.Schedule = 3e-5, decay_rate: float = 0.8,
+def adafactor(learning_rate: float | optax.Schedule = 3e-5, axes=None, decay_rate: float = 0.8,
               clipping_threshold: float | None = 1.0, min_dim_size_to_factor: int = 128,
-              multiply_by_parameter_scale: bool = True,
-              epsilon1: float = 1e-30) -> optax.GradientTransformation:
-  """optax's Adafactor configured as T5X configures its own."""
-  return optax.adafactor(
-      learning_rate=learning_rate, decay_rate=decay_rate, clipping_threshold=clipping_threshold,
-      min_dim_size_to_factor=min_dim_size_to_factor,
-      multiply_by_parameter_scale=multiply_by_parameter_scale, eps=epsilon1, momentum=None,
-      factored=True)
+              multiply_by_parameter_scale: bool = True, epsilon1: float = 1e-30,
+              epsilon2: float = 1e-3) -> optax.GradientTransformation:
+  """T5X's Adafactor: factored by the parameters' logical `axes` (see flan/train/adafactor.py)."""
+  return logical_adafactor(
+      learning_rate, axes, decay_rate=decay_rate, epsilon1=epsilon1, epsilon2=epsilon2,
+      clipping_threshold=clipping_threshold, min_dim_size_to_factor=min_dim_size_to_factor,
+      multiply_by_parameter_scale=multiply_by_parameter_scale)
+
+
+def optax_adafactor(learning_rate: float | optax.Schedule = 3e-5, axes=None,
+                    **kwargs) -> optax.GradientTransformation:
+  """optax's own Adafactor (factors the two largest dims; one clip factor per array)."""
+  del axes
+  return optax.adafactor(learning_rate=learning_rate, momentum=None, **kwargs)

@@ -34,32 +34,93 @@ def init_state(model: nnx.Module, optimizer: optax.GradientTransformation) -> tu
                     "opt_state": optimizer.init(params)}
 
 
+def build_state(config, optimizer_fn, seed: int, mesh, rules):
+  """(graphdef, state, state shardings): the model and optimizer state created already sharded.
+
+  The model is first traced abstractly (no memory) to read its logical axes; the real
+  initialization then runs under jit with the mesh shardings as outputs.
+  """
+  from flan.model import Decoder
+  from flan.train import partitioning
+
+  abstract = nnx.eval_shape(lambda: Decoder(config, rngs=nnx.Rngs(seed)))
+  graphdef, abstract_params = nnx.split(abstract, nnx.Param)
+  axes = nnx.get_partition_spec(abstract_params)
+  optimizer = optimizer_fn(axes)
+
+  def make_state():
+    params = nnx.state(Decoder(config, rngs=nnx.Rngs(seed)), nnx.Param)
+    return {"step": jnp.zeros((), jnp.int32), "params": params,
+            "opt_state": optimizer.init(params)}
+
+  param_shardings = partitioning.mesh_shardings(axes, mesh, rules)
+  shardings = partitioning.state_shardings(jax.eval_shape(make_state), param_shardings, mesh)
+  return graphdef, optimizer, partitioning.init_sharded(make_state, shardings), shardings
+
+
+def param_axes(model: nnx.Module):
+  """The logical axis names of every parameter: a pytree of PartitionSpecs like the params."""
+  return nnx.get_partition_spec(nnx.state(model, nnx.Param))
+
+
 def model_logits(graphdef, params, batch) -> jax.Array:
   """Logits [B, L, V] float32 for a batch of decoder features."""
   return forward_features(nnx.merge(graphdef, params), batch)
 
 
 def make_train_step(graphdef, optimizer: optax.GradientTransformation, *, z_loss: float = 0.0,
-                    normalization: str = "tokens", constant: float = 1.0,
-                    donate: bool = True) -> Callable[[State, dict], tuple[State, dict]]:
-  """A jitted `train_step(state, batch) -> (state, metrics)`."""
+                    normalization: str = "tokens", constant: float = 1.0, microbatches: int = 1,
+                    donate: bool = True, state_shardings=None,
+                    batch_sharding=None) -> Callable[[State, dict], tuple[State, dict]]:
+  """A jitted `train_step(state, batch) -> (state, metrics)`.
 
-  def loss_fn(params, batch):
+  With `microbatches` > 1 the batch is split along its rows and the gradient of the summed loss
+  is accumulated in a `lax.scan`; the normalizer is computed once from the whole batch, so
+  every normalization mode gives the same update as one big batch (T5X divides per microbatch).
+  With shardings (flan/train/partitioning.py) the step is compiled for the mesh: the state stays
+  where it is (donated), the batch arrives split over the batch axes.
+  """
+
+  def numerator_fn(params, batch):
     logits = model_logits(graphdef, params, batch)
-    numerator, denom, metrics = loss_lib.loss_terms(
+    numerator, _, metrics = loss_lib.loss_terms(
         logits, batch["decoder_target_tokens"], batch["decoder_loss_weights"], z_loss=z_loss,
         normalization=normalization, constant=constant)
-    return numerator / denom, metrics
+    return numerator, metrics
+
+  grad_fn = jax.grad(numerator_fn, has_aux=True)
+
+  def accumulate(params, batch):
+    if microbatches == 1:
+      return grad_fn(params, batch)
+    split = jax.tree.map(
+        lambda x: x.reshape((microbatches, x.shape[0] // microbatches) + x.shape[1:]), batch)
+
+    def body(carry, micro):
+      grads, metrics = grad_fn(params, micro)
+      return jax.tree.map(jnp.add, carry, (grads, metrics)), None
+
+    zeros = jax.tree.map(jnp.zeros_like, jax.eval_shape(grad_fn, params, jax.tree.map(
+        lambda x: x[0], split)))
+    (grads, metrics), _ = jax.lax.scan(body, zeros, split)
+    return grads, metrics
 
   def train_step(state: State, batch: dict) -> tuple[State, dict]:
-    (loss, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["params"], batch)
+    denom = loss_lib.denominator(batch["decoder_loss_weights"], normalization, constant)
+    grads, metrics = accumulate(state["params"], batch)
+    grads = jax.tree.map(lambda g: g / denom, grads)
     updates, opt_state = optimizer.update(grads, state["opt_state"], state["params"])
     params = optax.apply_updates(state["params"], updates)
-    metrics = dict(metrics, loss=loss, grad_norm=optax.global_norm(grads))
+    metrics = dict(metrics, loss=metrics["loss_sum"] / denom, grad_norm=optax.global_norm(grads))
     new_state = {"step": state["step"] + 1, "params": params, "opt_state": opt_state}
     return new_state, metrics
 
-  return jax.jit(train_step, donate_argnums=(0,) if donate else ())
+  donate_argnums = (0,) if donate else ()
+  if state_shardings is None:
+    return jax.jit(train_step, donate_argnums=donate_argnums)
+  return jax.jit(train_step, donate_argnums=donate_argnums,
+                 in_shardings=(state_shardings, batch_sharding),
+                 out_shardings=(state_shardings, None))
 
 
 @functools.partial(jax.jit, static_argnums=(0,))

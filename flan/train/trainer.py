@@ -26,7 +26,8 @@ from flax import nnx
 
 from flan import vocab as vocab_lib
 from flan.model import Decoder, ModelConfig
-from flan.train import checkpoints, data, optimizer as optimizer_lib, step as step_lib
+from flan.train import checkpoints, data, partitioning
+from flan.train import optimizer as optimizer_lib, step as step_lib
 
 
 class TrainingError(RuntimeError):
@@ -77,8 +78,9 @@ def train(*, model_dir: str, mixture: str, model: ModelConfig, num_steps: int,
           optimizer: Callable[..., optax.GradientTransformation] = optimizer_lib.adafactor,
           seed: int = 0, data_seed: int = 0, checkpoint_every: int = 1000,
           keep_checkpoints: int = 3, log_every: int = 10, z_loss: float = 0.0,
-          loss_normalization: str = "tokens", vocabulary: str | None = None,
-          progress: bool = True) -> dict:
+          loss_normalization: str = "tokens", microbatches: int = 1,
+          mesh_shape: tuple[int, int, int] = (-1, 1, 1), axis_rules=None,
+          vocabulary: str | None = None, progress: bool = True) -> dict:
   """Trains `model` on `mixture` for `num_steps` steps (resuming), returns the last metrics."""
   model_dir = pathlib.Path(model_dir)
   model_dir.mkdir(parents=True, exist_ok=True)
@@ -88,8 +90,11 @@ def train(*, model_dir: str, mixture: str, model: ModelConfig, num_steps: int,
     raise TrainingError(f"the vocabulary has {vocab.vocab_size} pieces but the model's embedding "
                         f"has {model.vocab_size} rows; set vocab_size >= {vocab.vocab_size}")
   schedule = learning_rate if callable(learning_rate) else optax.constant_schedule(learning_rate)
-  tx = optimizer(learning_rate=schedule)
-  graphdef, state = step_lib.init_state(Decoder(model, rngs=nnx.Rngs(seed)), tx)
+  mesh = partitioning.make_mesh(mesh_shape)
+  rules = tuple(axis_rules) if axis_rules else partitioning.DEFAULT_RULES
+  graphdef, tx, state, shardings = step_lib.build_state(
+      model, lambda axes: optimizer(learning_rate=schedule, axes=axes), seed, mesh, rules)
+  batch_sharding = partitioning.batch_sharding(mesh, rules)
 
   ckpt = checkpoints.Checkpointer(model_dir, every=checkpoint_every, keep=keep_checkpoints)
   start_batch, start_step = 0, 0
@@ -109,8 +114,9 @@ def train(*, model_dir: str, mixture: str, model: ModelConfig, num_steps: int,
   batches = data.TrainData(mixture, inputs_length=inputs_length, targets_length=targets_length,
                            batch_size=batch_size, seed=data_seed, vocabulary=vocab,
                            start_batch=start_batch)
-  train_step = step_lib.make_train_step(graphdef, tx, z_loss=z_loss,
-                                        normalization=loss_normalization)
+  train_step = step_lib.make_train_step(
+      graphdef, tx, z_loss=z_loss, normalization=loss_normalization, microbatches=microbatches,
+      state_shardings=shardings, batch_sharding=batch_sharding)
   metrics_file = (model_dir / "metrics.jsonl").open("a")
 
   def save(at_step: int, force: bool = False):
@@ -126,7 +132,7 @@ def train(*, model_dir: str, mixture: str, model: ModelConfig, num_steps: int,
     for step in range(start_step + 1, num_steps + 1):
       batch = next(batches)
       check_batch(batch, step)
-      state, metrics = train_step(state, batch)
+      state, metrics = train_step(state, data.to_global(batch, batch_sharding))
       real = int(np.sum(batch["decoder_target_tokens"] != 0))
       window["real"] += real
       window["all"] += batch["decoder_target_tokens"].size

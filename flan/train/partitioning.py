@@ -1,0 +1,110 @@
+"""The device mesh and the logical-axis rules that place parameters, optimizer state and batches.
+
+Every parameter carries logical axis names (flan/model); a rule table maps them onto the mesh
+axes `(data, fsdp, model)`:
+
+    mesh = make_mesh((2, 2, 2))                 # 8 devices: data x fsdp x model
+    embed -> fsdp, mlp/heads/vocab -> model, batch -> (data, fsdp), everything else replicated
+
+so a [embed, mlp] kernel is split over fsdp along its rows and over model along its columns,
+and a batch [B, L] is split over data x fsdp along its rows. Parameters are created already
+sharded (`init_sharded`): no host ever holds the whole model.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import jax
+import numpy as np
+from flax import linen as nn
+from flax import nnx
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+MESH_AXES = ("data", "fsdp", "model")
+DEFAULT_RULES = (
+    ("batch", ("data", "fsdp")),
+    ("embed", "fsdp"),
+    ("vocab", "model"),
+    ("mlp", "model"),
+    ("heads", "model"),
+    ("kv_heads", None),
+    ("kv", None),
+    ("layers", None),
+    ("length", None),
+)
+
+
+def make_mesh(shape: Sequence[int] = (-1, 1, 1), devices=None) -> Mesh:
+  """A (data, fsdp, model) mesh; one -1 entry takes the remaining devices, and a mesh without
+  -1 uses the first devices it needs."""
+  devices = list(devices if devices is not None else jax.devices())
+  shape = list(shape)
+  if shape.count(-1) > 1:
+    raise ValueError(f"mesh shape {shape}: at most one -1")
+  known = int(np.prod([s for s in shape if s != -1]))
+  if -1 in shape:
+    shape[shape.index(-1)] = len(devices) // known
+  else:
+    devices = devices[:known]  # a smaller mesh uses the first devices
+  if int(np.prod(shape)) != len(devices):
+    raise ValueError(f"mesh shape {tuple(shape)} needs {int(np.prod(shape))} devices; "
+                     f"{len(devices)} are available")
+  return Mesh(np.asarray(devices).reshape(shape), MESH_AXES)
+
+
+def _is_spec(x) -> bool:
+  return isinstance(x, PartitionSpec)
+
+
+def mesh_shardings(logical_specs: Any, mesh: Mesh, rules=DEFAULT_RULES) -> Any:
+  """Logical PartitionSpecs (a pytree) -> NamedShardings on `mesh` through the rule table."""
+  return jax.tree.map(lambda spec: NamedSharding(mesh, nn.logical_to_mesh_axes(spec, rules)),
+                      logical_specs, is_leaf=_is_spec)
+
+
+def replicated(mesh: Mesh) -> NamedSharding:
+  return NamedSharding(mesh, PartitionSpec())
+
+
+def batch_sharding(mesh: Mesh, rules=DEFAULT_RULES) -> NamedSharding:
+  """Rows of a [B, L] batch over the batch mesh axes; the length replicated."""
+  return NamedSharding(mesh, nn.logical_to_mesh_axes(PartitionSpec("batch", "length"), rules))
+
+
+def _like_param(leaf, param_sharding: NamedSharding) -> NamedSharding:
+  """An optimizer statistic of a parameter: its spec, with size-1 (reduced) dims unsplit."""
+  if not hasattr(leaf, "shape") or leaf.ndim == 0:
+    return NamedSharding(param_sharding.mesh, PartitionSpec())
+  spec = tuple(param_sharding.spec) + (None,) * (leaf.ndim - len(param_sharding.spec))
+  return NamedSharding(param_sharding.mesh,
+                       PartitionSpec(*(None if n == 1 else a for n, a in zip(leaf.shape, spec))))
+
+
+def state_shardings(abstract_state: dict, param_shardings: Any, mesh: Mesh) -> dict:
+  """Shardings of the whole train state: parameters by the rules, optimizer statistics like
+  the parameter they belong to (any optimizer-state subtree shaped like the params), the rest
+  replicated."""
+  param_struct = jax.tree.structure(abstract_state["params"])
+
+  def place(subtree):
+    if jax.tree.structure(subtree) == param_struct:
+      return jax.tree.map(_like_param, subtree, param_shardings)
+    if isinstance(subtree, (tuple, list)) and not hasattr(subtree, "shape"):
+      placed = [place(child) for child in subtree]
+      return type(subtree)(*placed) if hasattr(subtree, "_fields") else type(subtree)(placed)
+    if isinstance(subtree, dict):
+      return {k: place(v) for k, v in subtree.items()}
+    return jax.tree.map(lambda _: replicated(mesh), subtree)
+
+  return {"step": replicated(mesh), "params": param_shardings,
+          "opt_state": place(abstract_state["opt_state"])}
+
+
+def init_sharded(make_state: Callable[[], dict], shardings: dict) -> dict:
+  """Runs `make_state` under jit with the given output shardings (created in place)."""
+  return jax.jit(make_state, out_shardings=shardings)()
+
+
+def logical_specs(abstract_params) -> Any:
+  return nnx.get_partition_spec(abstract_params)

@@ -1,0 +1,106 @@
+"""Writes the eight translation catalog entries (templates/para_crawl_enes.yaml, wmt*.yaml).
+
+The entries share one template design (five English -> X, then five X -> English, all
+eval-eligible) with the language named in every template, so they are generated rather than
+copied by hand. Run from the repository root after editing the table or the wording:
+
+    .venv/bin/python scripts/gen_translation_templates.py
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+
+TEMPLATES_DIR = pathlib.Path(__file__).resolve().parent.parent / "templates"
+
+SD_SPLITS = {"train": "train[:30000]", "validation": "validation[:200]", "test": "test"}
+PARACRAWL_SPLITS = {"train": "train[:30000]", "validation": "train[-1200:-1000]",
+                    "test": "train[-1000:]"}
+WMT_MANUAL = ("the WMT builders declare MANUAL_DOWNLOAD_INSTRUCTIONS (hence manual: true); {what}")
+NO_MANUAL_FILES = "this pair's subsets need no manually downloaded file"
+
+# entry -> (paper dataset, TFDS name, version, manual, splits, language code, English name of the
+# language, its name in the language itself, where the text comes from, notes)
+PAIRS = {
+    "para_crawl_enes": ("ParaCrawl EN/ES", "para_crawl/enes", "1.2.0", False, PARACRAWL_SPLITS,
+                        "es", "Spanish", "español", "was found on a Spanish web page",
+                        "train-only builder: validation and test are carved from the end of train"),
+    "wmt14_enfr": ("WMT-14 EN/FR", "wmt14_translate/fr-en", "1.0.0", True, SD_SPLITS,
+                   "fr", "French", "français", "is written in French",
+                   WMT_MANUAL.format(what=NO_MANUAL_FILES)),
+    "wmt16_csen": ("WMT-16 EN/CS", "wmt16_translate/cs-en", "1.0.0", True, SD_SPLITS,
+                   "cs", "Czech", "čeština", "is written in Czech",
+                   WMT_MANUAL.format(what="train needs the manually downloaded CzEng 1.6pre file")),
+    "wmt16_deen": ("WMT-16 EN/DE", "wmt16_translate/de-en", "1.0.0", True, SD_SPLITS,
+                   "de", "German", "Deutsch", "is written in German",
+                   WMT_MANUAL.format(what=NO_MANUAL_FILES)),
+    "wmt16_fien": ("WMT-16 EN/FI", "wmt16_translate/fi-en", "1.0.0", True, SD_SPLITS,
+                   "fi", "Finnish", "suomi", "is written in Finnish",
+                   WMT_MANUAL.format(what=NO_MANUAL_FILES)),
+    "wmt16_roen": ("WMT-16 EN/RO", "wmt16_translate/ro-en", "1.0.0", True, SD_SPLITS,
+                   "ro", "Romanian", "română", "is written in Romanian",
+                   WMT_MANUAL.format(what=NO_MANUAL_FILES)),
+    "wmt16_ruen": ("WMT-16 EN/RU", "wmt16_translate/ru-en", "1.0.0", True, SD_SPLITS,
+                   "ru", "Russian", "русский", "is written in Russian",
+                   WMT_MANUAL.format(what="train needs the manually downloaded Yandex 1M corpus")),
+    "wmt16_tren": ("WMT-16 EN/TR", "wmt16_translate/tr-en", "1.0.0", True, SD_SPLITS,
+                   "tr", "Turkish", "Türkçe", "is written in Turkish",
+                   WMT_MANUAL.format(what=NO_MANUAL_FILES)),
+}
+
+# (input, target); {lang} = English name, {native} = native name, {source} = where the text comes
+# from, {x} = the record field of the other language. Placeholders stay as {english} / {<x>}.
+TEMPLATES = (
+    ("Translate to {lang}:\n\n{{english}}", "{{{x}}}"),
+    ("{{english}}\n\nHow would you say that in {lang}?", "{{{x}}}"),
+    ("English: {{english}}\n{lang}:", "{{{x}}}"),
+    ("Render the following English text in {lang}, keeping its meaning and tone.\n\n{{english}}",
+     "{{{x}}}"),
+    ("I need this in {lang} ({native}), please: {{english}}", "{{{x}}}"),
+    ("Translate to English:\n\n{{{x}}}", "{{english}}"),
+    ("{{{x}}}\n\nWhat does this {lang} sentence mean in English?", "{{english}}"),
+    ("{lang}: {{{x}}}\nEnglish:", "{{english}}"),
+    ("The following sentence {source}. Give an English translation of it.\n\n{{{x}}}",
+     "{{english}}"),
+    ("Can you translate this from {lang} into English? {{{x}}}", "{{english}}"),
+)
+
+
+def quoted(value: str) -> str:
+  """A YAML double-quoted scalar (JSON string syntax is valid YAML), non-ASCII kept as is."""
+  return json.dumps(value, ensure_ascii=False)
+
+
+def entry_yaml(name: str) -> str:
+  """The catalog YAML text of one translation entry."""
+  paper, tfds_name, version, manual, splits, code, lang, native, source, notes = PAIRS[name]
+  x = lang.lower()
+  lines = [
+      f"name: {name}", f"paper_dataset: {paper}", "cluster: translation", "collection: flan",
+      "type: generation", "metric: bleu", f"notes: {quoted(notes)}", "tfds:",
+      f"  name: {tfds_name}",
+      f"  version: {version}", f"  manual: {'true' if manual else 'false'}", "splits:",
+      *[f"  {split}: {expr}" for split, expr in splits.items()],
+      "adapter:",
+      f"  function: translation     # drops pairs with an empty side; answer = the {lang} text",
+      "  fields:", "    english: en", f"    {x}: {code}",
+      "# Generated by scripts/gen_translation_templates.py: edit the script, not this file.",
+      "templates:",
+  ]
+  for input_pattern, target_pattern in TEMPLATES:
+    values = {"lang": lang, "native": native, "source": source, "x": x}
+    lines.append(f"  - input: {quoted(input_pattern.format(**values))}")
+    lines.append(f"    target: {quoted(target_pattern.format(**values))}")
+  return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+  for name in PAIRS:
+    path = TEMPLATES_DIR / f"{name}.yaml"
+    path.write_text(entry_yaml(name), encoding="utf-8")
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+  main()
