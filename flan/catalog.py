@@ -271,11 +271,14 @@ def parse_entry(data: Any, where: str) -> DatasetSpec:
       fewshot=_parse_fewshot(data.get("fewshot"), where))
 
 
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: ~9x faster
+
+
 def load_entry(path: str | os.PathLike) -> DatasetSpec:
   """Loads and validates one `templates/<entry>.yaml` file."""
   path = pathlib.Path(path)
   try:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
   except yaml.YAMLError as e:
     raise CatalogError(f"{path}: not valid YAML: {e}") from None
   spec = parse_entry(data, str(path))

@@ -11,6 +11,7 @@ interrupted save is never listed; `latest_step` only sees finished checkpoints.
 from __future__ import annotations
 
 import pathlib
+import warnings
 from typing import Any
 
 import jax
@@ -41,15 +42,26 @@ class Checkpointer:
                                       meta=ocp.args.JsonSave(meta)), force=force)
 
   def restore(self, abstract_state: Any, step: int | None = None) -> tuple[Any, dict] | None:
-    """(state, meta) of `step` (default: latest), or None when there is no checkpoint."""
-    step = self.latest_step() if step is None else step
-    if step is None:
-      return None
+    """(state, meta) of `step`, or of the newest checkpoint that restores; None when none does.
+
+    A checkpoint that fails to restore (a partial or corrupted folder) is skipped with a
+    warning and the one before it is tried: it is never half-loaded.
+    """
+    steps = [step] if step is not None else sorted(self.manager.all_steps(), reverse=True)
     target = jax.tree.map(ocp.utils.to_shape_dtype_struct, abstract_state)
-    restored = self.manager.restore(
-        step, args=ocp.args.Composite(state=ocp.args.StandardRestore(target),
-                                      meta=ocp.args.JsonRestore()))
-    return restored["state"], dict(restored["meta"])
+    for candidate in steps:
+      try:
+        restored = self.manager.restore(
+            candidate, args=ocp.args.Composite(state=ocp.args.StandardRestore(target),
+                                               meta=ocp.args.JsonRestore()))
+      except Exception as e:  # noqa: BLE001 - any failure means: not a usable checkpoint
+        if step is not None:
+          raise
+        warnings.warn(f"skipping checkpoint {self.directory / str(candidate)}: it does not "
+                      f"restore ({type(e).__name__}: {str(e).splitlines()[0][:200]})")
+        continue
+      return restored["state"], dict(restored["meta"])
+    return None
 
   def restore_params(self, abstract_params: Any, step: int | None = None) -> Any | None:
     """Only the parameters of a checkpoint (no optimizer state), or None when there is none."""

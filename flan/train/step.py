@@ -70,7 +70,7 @@ def model_logits(graphdef, params, batch) -> jax.Array:
 
 def make_train_step(graphdef, optimizer: optax.GradientTransformation, *, z_loss: float = 0.0,
                     normalization: str = "tokens", constant: float = 1.0, microbatches: int = 1,
-                    donate: bool = True, state_shardings=None,
+                    donate: bool = True, skip_nonfinite: bool = False, state_shardings=None,
                     batch_sharding=None) -> Callable[[State, dict], tuple[State, dict]]:
   """A jitted `train_step(state, batch) -> (state, metrics)`.
 
@@ -111,7 +111,12 @@ def make_train_step(graphdef, optimizer: optax.GradientTransformation, *, z_loss
     grads = jax.tree.map(lambda g: g / denom, grads)
     updates, opt_state = optimizer.update(grads, state["opt_state"], state["params"])
     params = optax.apply_updates(state["params"], updates)
-    metrics = dict(metrics, loss=metrics["loss_sum"] / denom, grad_norm=optax.global_norm(grads))
+    loss, grad_norm = metrics["loss_sum"] / denom, optax.global_norm(grads)
+    finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
+    if skip_nonfinite:  # keep the old parameters and statistics for a non-finite step
+      keep = lambda new, old: jax.tree.map(lambda a, b: jnp.where(finite, a, b), new, old)
+      params, opt_state = keep(params, state["params"]), keep(opt_state, state["opt_state"])
+    metrics = dict(metrics, loss=loss, grad_norm=grad_norm, finite=finite)
     new_state = {"step": state["step"] + 1, "params": params, "opt_state": opt_state}
     return new_state, metrics
 

@@ -16,7 +16,6 @@ import dataclasses
 import json
 import pathlib
 import signal
-import time
 from typing import Callable
 
 import jax
@@ -27,6 +26,7 @@ from flax import nnx
 from flan import vocab as vocab_lib
 from flan.model import Decoder, ModelConfig
 from flan.train import checkpoints, data, partitioning
+from flan.train import metrics as metrics_lib
 from flan.train import optimizer as optimizer_lib, step as step_lib
 
 
@@ -80,8 +80,17 @@ def train(*, model_dir: str, mixture: str, model: ModelConfig, num_steps: int,
           keep_checkpoints: int = 3, log_every: int = 10, z_loss: float = 0.0,
           loss_normalization: str = "tokens", microbatches: int = 1,
           mesh_shape: tuple[int, int, int] = (-1, 1, 1), axis_rules=None,
-          vocabulary: str | None = None, progress: bool = True) -> dict:
-  """Trains `model` on `mixture` for `num_steps` steps (resuming), returns the last metrics."""
+          on_nonfinite: str = "stop", peak_flops_per_device: float | None = None,
+          tensorboard: bool = True, vocabulary: str | None = None,
+          progress: bool = True) -> dict:
+  """Trains `model` on `mixture` for `num_steps` steps (resuming), returns the last metrics.
+
+  on_nonfinite: "stop" raises at the first logged/checkpointed step whose loss or gradient is
+  not finite, naming the last good checkpoint; "skip" leaves parameters and optimizer state
+  unchanged for such a step and goes on.
+  """
+  if on_nonfinite not in ("stop", "skip"):
+    raise TrainingError(f"on_nonfinite must be 'stop' or 'skip', got {on_nonfinite!r}")
   model_dir = pathlib.Path(model_dir)
   model_dir.mkdir(parents=True, exist_ok=True)
   vocab = vocab_lib.get_vocabulary(vocabulary)
@@ -116,57 +125,48 @@ def train(*, model_dir: str, mixture: str, model: ModelConfig, num_steps: int,
                            start_batch=start_batch)
   train_step = step_lib.make_train_step(
       graphdef, tx, z_loss=z_loss, normalization=loss_normalization, microbatches=microbatches,
-      state_shardings=shardings, batch_sharding=batch_sharding)
-  metrics_file = (model_dir / "metrics.jsonl").open("a")
+      skip_nonfinite=on_nonfinite == "skip", state_shardings=shardings,
+      batch_sharding=batch_sharding)
+  logger = metrics_lib.MetricsLogger(
+      model_dir, flops_per_token=model.flops_per_token(inputs_length + targets_length),
+      peak_flops=peak_flops_per_device, tensorboard=tensorboard,
+      extra={"loss_normalization": loss_normalization})
 
   def save(at_step: int, force: bool = False):
     meta = {"step": at_step, "data": batches.position(), "mixture": mixture,
             "vocabulary": vocab_lib.fingerprint(vocabulary)}
     ckpt.save(at_step, state, meta, force=force)
 
+  def check_finite(at_step: int, metrics: dict):
+    if on_nonfinite == "stop" and not bool(jax.device_get(metrics["finite"])):
+      raise TrainingError(
+          f"step {at_step}: non-finite loss or gradient while training on {mixture}; the last "
+          f"good checkpoint is step {ckpt.latest_step()} in {ckpt.directory} (set "
+          f"on_nonfinite='skip' to skip such updates)")
+
   last = {}
-  window = {"loss_sum": 0.0, "target_tokens": 0.0, "correct_tokens": 0.0, "real": 0, "all": 0}
-  window_start = time.perf_counter()
   bar = _progress(num_steps, start_step, progress)
   with _Preemption() as preemption:
     for step in range(start_step + 1, num_steps + 1):
       batch = next(batches)
       check_batch(batch, step)
       state, metrics = train_step(state, data.to_global(batch, batch_sharding))
-      real = int(np.sum(batch["decoder_target_tokens"] != 0))
-      window["real"] += real
-      window["all"] += batch["decoder_target_tokens"].size
-      if step % log_every == 0 or step == num_steps:
-        metrics = jax.device_get(metrics)
-        for key in ("loss_sum", "target_tokens", "correct_tokens"):
-          window[key] += float(metrics[key])
-        if not np.isfinite(float(metrics["loss"])):
-          raise TrainingError(f"step {step}: non-finite loss; last checkpoint: {ckpt.latest_step()}")
-        elapsed = time.perf_counter() - window_start
-        last = {
-            "step": step,
-            "loss": window["loss_sum"] / max(window["target_tokens"], 1.0),
-            "accuracy": window["correct_tokens"] / max(window["target_tokens"], 1.0),
-            "learning_rate": float(schedule(step - 1)),
-            "grad_norm": float(metrics["grad_norm"]),
-            "packing_efficiency": window["real"] / max(window["all"], 1),
-            "tokens_per_s": window["all"] / max(elapsed, 1e-9),
-            "loss_normalization": loss_normalization,
-        }
-        metrics_file.write(json.dumps(last) + "\n")
-        metrics_file.flush()
+      logger.add(metrics, batch)
+      log_now = step % log_every == 0 or step == num_steps
+      save_now = ckpt.should_save(step) or step == num_steps or preemption.requested
+      if log_now or save_now:
+        check_finite(step, metrics)
+      if log_now:
+        last = logger.write(step, metrics, float(schedule(step - 1)))
         bar.set_postfix(loss=f"{last['loss']:.3f}", acc=f"{last['accuracy']:.3f}")
-        window = dict.fromkeys(window, 0)
-        window_start = time.perf_counter()
       bar.update(1)
-      if ckpt.should_save(step) or step == num_steps:
-        save(step)
+      if save_now:
+        save(step, force=preemption.requested)
       if preemption.requested:
-        save(step, force=True)
         print(f"SIGTERM: saved step {step}, exiting")
         break
   bar.close()
-  metrics_file.close()
+  logger.close()
   ckpt.close()
   return last
 
