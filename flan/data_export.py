@@ -32,9 +32,7 @@ class ExportError(RuntimeError):
 def selection(name: str) -> list[tuple]:
   """(entry, templates) pairs a task name or a mixture name exports."""
   if name.startswith("mix:"):
-    collection, heldout = mixtures.parse_mixture_name(name)
-    training, _ = mixtures.split_entries(collection, heldout)
-    return [(spec, spec.train_templates) for spec in training]
+    return mixtures.training_selection(name)
   return [tasks.resolve(name)]
 
 

@@ -41,9 +41,10 @@ def run(out_dir: str = "runs/demo", num_steps: int | None = None, heldout: str =
   specs = evaluation + training
   summary = runner.evaluate_model(str(model_dir), specs, out_dir=str(out / "eval"),
                                   heldout={heldout}, limit=limit)
-  print(f"[4/4] results ({limit} test examples per task, every eval template; "
+  print(f"[4/4] results ({limit} validation + {limit} test examples per task, every eval "
+        f"template; the best template is picked on validation and scored on test; "
         f"{time.perf_counter() - start:.0f} s)\n")
   print(runner.format_summary(summary))
   print(f"\nfiles: {out}/model (checkpoints, metrics.jsonl), {out}/eval "
-        f"(predictions.jsonl, templates.csv, summary.md)")
+        f"(predictions.jsonl, templates.csv, summary.md, summary.csv)")
   return summary

@@ -1,8 +1,14 @@
-"""Greedy decoding (no key/value cache yet: each new token re-reads the whole prefix).
+"""Greedy and beam decoding with a key/value cache, each row stopping at its EOS.
 
-Prompts are placed left-aligned in a buffer of decoder input tokens [0, prompt..., EOS]; at
-each step the logits at the last filled position give the next token, which is written after
-it. Rows stop at EOS; the loop runs `max_new_tokens` steps inside one jitted `fori_loop`.
+A batch of prompts [0, x..., EOS] is left-padded to a bucketed length P (batching.left_pad) and
+run through the model once (`Decoder.extend` into a cache of P + max_new_tokens slots); the
+logits at the last slot give the first new token. Each further step feeds one token per row at
+slot P + t and position len(prompt) + t, attending over the cache instead of re-reading the
+prefix. The loop is a `lax.while_loop` that ends when every row has emitted EOS.
+
+    greedy_decode(graphdef, params, vocab, ["What is 3 + 4?"], max_new_tokens=8) == ["7"]
+
+Outputs are the tokens before the first EOS (padding 0s dropped), decoded to text.
 """
 
 from __future__ import annotations
@@ -12,53 +18,105 @@ import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
+from flax import nnx
 
-from flan.eval.scoring import EOS_ID, bucket, prompt_ids
-from flan.train import step as step_lib
+from flan.eval import beam as beam_lib
+from flan.eval.batching import (EOS_ID, batches, eos_id, left_pad, length_groups, prompt_ids,
+                                rows_for)
 
 
-@functools.partial(jax.jit, static_argnums=(0, 4))
-def _greedy(graphdef, params, buffer, lengths, max_new_tokens: int):
-  batch, length = buffer.shape
-  positions = jnp.broadcast_to(jnp.arange(length, dtype=jnp.int32), buffer.shape)
-  segment_ids = jnp.ones_like(buffer)
-  rows = jnp.arange(batch)
+def _prefill(model, tokens, segment_ids, positions, max_new_tokens):
+  """(log-probabilities of the first new token [B, V], cache) after the prompts."""
+  cache = model.init_cache(tokens.shape[0], tokens.shape[1] + max_new_tokens)
+  hidden, cache = model.extend(tokens, segment_ids, positions, cache)
+  logits = model.output_logits(hidden[:, -1:])[:, 0]                             # [B, V]
+  return jax.nn.log_softmax(logits, axis=-1), cache
 
-  def body(_, carry):
-    buffer, cursor, done = carry
-    batch_features = {"decoder_input_tokens": buffer, "decoder_segment_ids": segment_ids,
-                      "decoder_positions": positions}
-    logits = step_lib.model_logits(graphdef, params, batch_features)
-    next_token = jnp.argmax(logits[rows, cursor - 1], axis=-1).astype(buffer.dtype)
-    next_token = jnp.where(done, 0, next_token)
-    write = (~done) & (cursor < length)
-    buffer = buffer.at[rows, jnp.minimum(cursor, length - 1)].set(
-        jnp.where(write, next_token, buffer[rows, jnp.minimum(cursor, length - 1)]))
-    done = done | (next_token == EOS_ID) | (cursor + 1 >= length)
-    return buffer, cursor + write.astype(cursor.dtype), done
 
-  done = jnp.zeros((batch,), bool)
-  buffer, _, _ = jax.lax.fori_loop(0, max_new_tokens, body, (buffer, lengths, done))
-  return buffer
+def _step_fn(model, lengths):
+  """step_fn(tokens [N], step, cache): feeds one token per row at position lengths + step."""
+  def step_fn(tokens, step, cache):
+    positions = (lengths + step)[:, None]
+    hidden, cache = model.extend(tokens[:, None], jnp.ones_like(positions), positions, cache)
+    return jax.nn.log_softmax(model.output_logits(hidden)[:, 0], axis=-1), cache
+  return step_fn
+
+
+@functools.partial(jax.jit, static_argnums=(0, 5, 6))
+def _greedy(graphdef, params, tokens, segment_ids, positions, max_new_tokens: int, eos_id: int):
+  """int32 [B, max_new_tokens]: greedy tokens per row, EOS kept, 0 after it."""
+  model = nnx.merge(graphdef, params)
+  log_probs, cache = _prefill(model, tokens, segment_ids, positions, max_new_tokens)
+  lengths = jnp.sum(segment_ids, axis=1)                                          # [B]
+  step_fn = _step_fn(model, lengths)
+  batch = tokens.shape[0]
+
+  def cond(carry):
+    step, _, done, _, _ = carry
+    return (step < max_new_tokens) & ~jnp.all(done)
+
+  def body(carry):
+    step, out, done, log_probs, cache = carry
+    token = jnp.where(done, 0, jnp.argmax(log_probs, axis=-1).astype(jnp.int32))
+    out = out.at[:, step].set(token)
+    done = done | (token == eos_id)
+    log_probs, cache = step_fn(token, step, cache)
+    return step + 1, out, done, log_probs, cache
+
+  out = jnp.zeros((batch, max_new_tokens), jnp.int32)
+  done = lengths == 0                                   # padding rows never hold the loop up
+  carry = (jnp.zeros((), jnp.int32), out, done, log_probs, cache)
+  return jax.lax.while_loop(cond, body, carry)[1]
+
+
+@functools.partial(jax.jit, static_argnums=(0, 5, 6, 7, 8))
+def _beam(graphdef, params, tokens, segment_ids, positions, max_new_tokens: int, eos_id: int,
+          beam_size: int, length_penalty: float):
+  """int32 [B, max_new_tokens]: the best beam per row, EOS kept, 0 after it."""
+  model = nnx.merge(graphdef, params)
+  log_probs, cache = _prefill(model, tokens, segment_ids, positions, max_new_tokens)
+  lengths = jnp.sum(segment_ids, axis=1)                                          # [B]
+  # Padding rows emit EOS at once (certainly), so they never hold the loop up.
+  eos_only = jnp.where(jnp.arange(log_probs.shape[-1]) == eos_id, 0.0, beam_lib.NEG)
+  log_probs = jnp.where((lengths == 0)[:, None], eos_only, log_probs)
+  step_fn = _step_fn(model, jnp.repeat(lengths, beam_size))                      # [B*W] rows
+  best, _ = beam_lib.beam_search(log_probs, cache, step_fn,
+                                 beam_size=beam_size, max_new_tokens=max_new_tokens,
+                                 eos_id=eos_id, length_penalty=length_penalty)
+  return best[:, 0]
+
+
+def decode_tokens(graphdef, params, prompts: list[list[int]], *, max_new_tokens: int,
+                  beam_size: int = 1, length_penalty: float = 0.0, eos_id: int | None = EOS_ID,
+                  batch_tokens: int = 8192, max_batch: int = 32) -> list[list[int]]:
+  """New token ids per prompt (prompts start with BOS 0), up to and without the first EOS.
+
+  `eos_id=None` never stops early (every row gets max_new_tokens tokens).
+  """
+  stop = -1 if eos_id is None else eos_id
+  outputs: list[list[int] | None] = [None] * len(prompts)
+  for length, group in length_groups([len(p) for p in prompts]).items():
+    full_rows = rows_for((length + max_new_tokens) * beam_size, batch_tokens, max_batch)
+    rows, chunks = batches(group, full_rows, min_rows=1)
+    for indices in chunks:
+      batch = left_pad([prompts[i] for i in indices], length, rows)
+      if beam_size == 1:
+        result = _greedy(graphdef, params, *batch, max_new_tokens, stop)
+      else:
+        result = _beam(graphdef, params, *batch, max_new_tokens, stop, beam_size,
+                       float(length_penalty))
+      result = np.asarray(result)
+      for r, i in enumerate(indices):
+        generated = result[r].tolist()
+        outputs[i] = generated[:generated.index(stop)] if stop in generated else generated
+  return outputs
 
 
 def greedy_decode(graphdef, params, vocab, texts: list[str], *, max_new_tokens: int = 32,
-                  max_input_length: int = 512, batch_size: int = 32) -> list[str]:
-  """Greedy continuations of the input texts, decoded to text (up to the first EOS)."""
-  outputs = []
-  for start in range(0, len(texts), batch_size):
-    chunk = [[0] + prompt_ids(vocab, t, max_input_length) for t in texts[start:start + batch_size]]
-    length = bucket(max(len(p) for p in chunk) + max_new_tokens)
-    buffer = np.zeros((batch_size, length), np.int32)
-    lengths = np.ones(batch_size, np.int32)
-    for i, prompt in enumerate(chunk):
-      buffer[i, :len(prompt)] = prompt
-      lengths[i] = len(prompt)
-    result = np.asarray(_greedy(graphdef, params, buffer, lengths, max_new_tokens))
-    for i, prompt in enumerate(chunk):
-      generated = list(result[i, len(prompt):len(prompt) + max_new_tokens])
-      if EOS_ID in generated:
-        generated = generated[:generated.index(EOS_ID)]
-      generated = [t for t in generated if t != 0]
-      outputs.append(vocab.decode(generated))
-  return outputs
+                  max_input_length: int = 1024, beam_size: int = 1, **kwargs) -> list[str]:
+  """Continuations of the input texts (greedy, or beam search with beam_size > 1), as text."""
+  prompts = [[0] + prompt_ids(vocab, t, max_input_length) for t in texts]
+  kwargs.setdefault("eos_id", eos_id(vocab))
+  outputs = decode_tokens(graphdef, params, prompts, max_new_tokens=max_new_tokens,
+                          beam_size=beam_size, **kwargs)
+  return [vocab.decode([t for t in ids if t != 0]) for ids in outputs]

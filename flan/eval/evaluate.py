@@ -1,96 +1,116 @@
-"""Zero-shot evaluation of a catalog entry: every eval-eligible template, one score each.
+"""Evaluation of a catalog entry: every eval-eligible template, on every split asked for.
 
     rows = evaluate_entry(graphdef, params, vocab, catalog.get("synth_containment"), limit=64)
-    rows[0] == {"entry": "synth_containment", "cluster": "nli", "template": 0,
-                "metric": "accuracy", "score": 0.71, "chance": 0.5, "num_examples": 64}
+    rows[0] == {"task": "synth_containment", "entry": "synth_containment", "cluster": "nli",
+                "template": 0, "split": "validation", "shots": 0, "metric": "accuracy",
+                "score": 0.71, "scores": {"accuracy": 0.71}, "chance": 0.5, "num_examples": 64}
 
-Classification templates are scored by rank classification over the options; generation
-templates by greedy decoding and the entry's metric.
+Classification templates are scored by rank classification over the options, generation
+templates by greedy (or beam) decoding with a key/value cache, every template and split of the
+entry in one length-bucketed pass; then the entry's metric (metrics.py). `score` is the metric's
+primary sub-score. With `shots` > 0 each query gets that many exemplars from the train split,
+written with the same template (fewshot.py). An entry whose eval templates produce different
+target fields (translation both ways) reports one task per target: `wmt14_enfr:to_french`,
+`wmt14_enfr:to_english`.
 """
 
 from __future__ import annotations
 
 import json
 
-from flan import records as records_lib
-from flan.eval import decoding, metrics, scoring
+from flan import catalog, fewshot, records as records_lib, render
+from flan.eval import batching, decoding, metrics, scoring
+
+MAX_DECODE_TOKENS = 256
+SPLITS = ("validation", "test")
 
 
-def chance(spec, examples) -> float:
-  """Expected score of a uniform random guess: mean 1/num_options; 0 for generation."""
-  if spec.type != "classification" or not examples:
-    return 0.0
+def report_names(spec, templates=None) -> dict[int, str]:
+  """The reported task of each eval template: the entry, or `entry:to_FIELD` per target field."""
+  templates = spec.eval_templates if templates is None else templates
+  targets = {t.index: catalog.placeholders(t.target) for t in templates}
+  if len({tuple(v) for v in targets.values()}) <= 1:
+    return {i: spec.name for i in targets}
+  return {i: f"{spec.name}:to_{'_'.join(v) or 'text'}" for i, v in targets.items()}
+
+
+def chance(metric: str, examples) -> float | None:
+  """Expected accuracy of a uniform random guess (mean 1/num_options); None for other metrics."""
+  if metric != "accuracy" or not examples or not examples[0].options:
+    return None
   return sum(1.0 / len(ex.options) for ex in examples) / len(examples)
 
 
-MAX_DECODE_TOKENS = 128
-
-
 def decode_budget(vocab, examples) -> int:
-  """New tokens to decode: the longest reference answer (+ EOS), rounded up to a multiple of 8.
+  """New tokens to decode: the longest reference answer (+ EOS), rounded up to a power of two
+  (at least 8, at most MAX_DECODE_TOKENS).
 
-  Like T5X's decoding to the task's target length, the budget bounds the output length only.
+  Like T5X's decoding to the task's target length, the budget bounds the output length only;
+  rows stop at EOS, and few distinct budgets mean few compiled decoding loops.
   """
   longest = max((len(vocab.encode(a)) for ex in examples for a in ex.answers), default=1)
-  return min(MAX_DECODE_TOKENS, -(-(longest + 1) // 8) * 8)
+  return min(MAX_DECODE_TOKENS, max(8, batching.pow2_at_least(longest + 1)))
 
 
-def predict(graphdef, params, vocab, spec, examples) -> list[str]:
+def predict(graphdef, params, vocab, spec, examples, *, beam_size: int = 1) -> list[str]:
+  """The prediction text of every example: the best option, or the decoded continuation."""
+  if not examples:
+    return []
   if spec.type == "classification":
     return scoring.rank_classify(graphdef, params, vocab, examples)
   return decoding.greedy_decode(graphdef, params, vocab, [ex.inputs for ex in examples],
-                                max_new_tokens=decode_budget(vocab, examples))
+                                max_new_tokens=decode_budget(vocab, examples),
+                                beam_size=beam_size)
 
 
-def evaluate_entry(graphdef, params, vocab, spec, *, split: str = "test", limit: int = 64,
-                   predictions_file=None, data_dir: str | None = None) -> list[dict]:
-  """Scores of every eval-eligible template of `spec` on the first `limit` records of `split`."""
-  records = records_lib.load_records(spec, split, limit=limit, data_dir=data_dir)
-  metric = "accuracy" if spec.type == "classification" else spec.metric
+def render_examples(spec, template, records, *, pool=(), shots: int = 0, seed: int = 0,
+                    tokenize=None) -> list[tuple[dict, render.Example]]:
+  """(record, example) for every record the template accepts, with `shots` exemplars."""
+  return [(r, fewshot.render_fewshot(template, r, pool, shots, fewshot=spec.fewshot, seed=seed,
+                                     tokenize=tokenize))
+          for r in records if render.accepts(template, r)]
+
+
+def evaluate_entry(graphdef, params, vocab, spec, *, splits=SPLITS, limit: int | None = 100,
+                   shots: int = 0, beam_size: int = 1, templates=None, predictions_file=None,
+                   data_dir: str | None = None, seed: int = 0) -> list[dict]:
+  """One row per (eval template, split) of `spec`, on the first `limit` records of each split.
+
+  Splits the entry does not have (e.g. WSC273 has only test) are skipped; `templates` restricts
+  the eval templates (default: all of them).
+  """
+  eval_templates = [t for t in (templates or spec.eval_templates) if t.eval]
+  names = report_names(spec, eval_templates)
+  pool = records_lib.exemplar_pool(spec, data_dir=data_dir) if shots else []
+  # Every (split, template) of the entry is predicted in one pass: fuller length buckets.
+  rendered = {}
+  for split in [s for s in splits if s in spec.splits]:
+    records = records_lib.load_records(spec, split, limit=limit, data_dir=data_dir)
+    for t in eval_templates:
+      rendered[split, t.index] = render_examples(spec, t, records, pool=pool, shots=shots,
+                                                 seed=seed, tokenize=vocab.encode)
+  examples = [ex for pairs in rendered.values() for _, ex in pairs]
+  predictions = iter(predict(graphdef, params, vocab, spec, examples, beam_size=beam_size))
   rows = []
-  for template in spec.eval_templates:
-    examples = records_lib.rendered(spec, template, records)
-    predictions = predict(graphdef, params, vocab, spec, examples)
-    answers = [list(ex.answers) for ex in examples]
-    rows.append({"entry": spec.name, "cluster": spec.cluster, "template": template.index,
-                 "split": split, "metric": metric,
-                 "score": metrics.compute(metric, predictions, answers),
-                 "chance": chance(spec, examples), "num_examples": len(examples)})
+  for (split, template), pairs in rendered.items():
+    template_examples = [ex for _, ex in pairs]
+    template_predictions = [next(predictions) for _ in pairs]
+    if not pairs:
+      continue
+    scores = metrics.compute(spec.metric, template_predictions,
+                             [list(ex.answers) for ex in template_examples],
+                             options=[ex.options for ex in template_examples],
+                             groups=[str(r.get("question_id", i)) for i, (r, _) in
+                                     enumerate(pairs)])
+    rows.append({"task": names[template], "entry": spec.name, "cluster": spec.cluster,
+                 "template": template, "split": split, "shots": shots,
+                 "metric": spec.metric, "score": metrics.primary(spec.metric, scores),
+                 "scores": scores, "chance": chance(spec.metric, template_examples),
+                 "num_examples": len(pairs)})
     if predictions_file is not None:
-      for ex, prediction in zip(examples, predictions):
+      for ex, prediction in zip(template_examples, template_predictions):
         predictions_file.write(json.dumps({
-            "entry": spec.name, "template": template.index, "split": split,
-            "inputs": ex.inputs, "prediction": prediction, "answers": list(ex.answers)}) + "\n")
+            "task": names[template], "template": template, "split": split,
+            "shots": ex.shots, "inputs": ex.inputs, "prediction": prediction,
+            "answers": list(ex.answers), "options": list(ex.options)}) + "\n")
   return rows
-
-
-def summarize(rows: list[dict], heldout: set[str] = frozenset()) -> list[dict]:
-  """Per entry: mean over templates, the best template and its score, chance, seen/held-out."""
-  by_entry: dict[str, list[dict]] = {}
-  for row in rows:
-    by_entry.setdefault(row["entry"], []).append(row)
-  summary = []
-  for entry, entry_rows in by_entry.items():
-    best = max(entry_rows, key=lambda r: r["score"])
-    summary.append({
-        "entry": entry, "cluster": entry_rows[0]["cluster"],
-        "status": "held-out" if entry_rows[0]["cluster"] in heldout else "seen",
-        "metric": entry_rows[0]["metric"],
-        "mean": sum(r["score"] for r in entry_rows) / len(entry_rows),
-        "best_template": best["template"], "best": best["score"],
-        "chance": sum(r["chance"] for r in entry_rows) / len(entry_rows),
-        "templates": len(entry_rows),
-        "num_examples": entry_rows[0]["num_examples"]})
-  return sorted(summary, key=lambda s: (s["status"] != "held-out", s["cluster"], s["entry"]))
-
-
-def markdown_table(summary: list[dict]) -> str:
-  """The results table, scores in percent."""
-  header = ("| task | cluster | status | metric | mean over templates | best template | chance |",
-            "|---|---|---|---|---:|---:|---:|")
-  lines = list(header)
-  for s in summary:
-    lines.append(f"| {s['entry']} | {s['cluster']} | {s['status']} | {s['metric']} | "
-                 f"{100 * s['mean']:.1f} | {100 * s['best']:.1f} (t{s['best_template']}) | "
-                 f"{100 * s['chance']:.1f} |")
-  return "\n".join(lines)

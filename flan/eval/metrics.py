@@ -1,8 +1,32 @@
-"""Metrics over predictions and reference answer lists.
+"""Metrics over predictions and reference answer lists, one per `catalog.METRICS` name.
 
-    accuracy(["yes", "no"], [["yes"], ["yes"]])            == 0.5
-    exact_match(["The Cat."], [["the cat"]])               == 1.0   (SQuAD normalization)
-    squad_f1(["the black cat"], [["black cat sat"]])       == 2/3   (tokens: black, cat vs black, cat, sat)
+    compute("accuracy", ["yes", "no"], [["yes"], ["yes"]])      == {"accuracy": 0.5}
+    compute("squad", ["The Cat."], [["the cat", "a dog"]])      == {"exact_match": 1.0, "f1": 1.0}
+
+`compute` returns every sub-score of a metric; `PRIMARY[metric]` names the one that ranks templates
+and fills the "score" column (`LOWER_IS_BETTER` says which direction is better). All scores are
+fractions (BLEU and ROUGE too: 0.273, not 27.3); correlations lie in [-1, 1].
+
+  metric             sub-scores, primary first                            needs
+  accuracy           accuracy
+  accuracy_f1        accuracy_f1 = mean(accuracy, f1), accuracy, f1       options
+  accuracy_macro_f1  accuracy_macro_f1 = mean(...), accuracy, macro_f1    options
+  matthews_corr      matthews_corr, accuracy                              options
+  pearson_spearman   pearson_spearman = mean(...), pearson, spearman      options ("0".."5")
+  squad              f1, exact_match (best over the answer list)
+  record             f1, exact_match (best over the gold entities)
+  multirc            f1a (over every answer option), exact_match (per      options, groups
+                     question: all its answer options right)
+  bleu               bleu (sacrebleu corpus BLEU, any number of references)
+  rouge              rouge = mean(rouge1, rouge2, rougeL), each the F-measure of the best
+                     reference (rouge-score, Porter stemmer)
+  exact_match        exact_match (SQuAD normalization)
+  edit_distance      edit_distance: characters / the longer string, best reference (lower is
+                     better)
+
+Classification metrics read the gold label as the first answer and work on option indices, so
+they hold for any options format ('yes'/'no' or 'A'/'B'); the positive class of F1 is option 1
+(the catalog's binary options are ["no", "yes"]-ordered: label 1 is the positive class).
 """
 
 from __future__ import annotations
@@ -10,37 +34,45 @@ from __future__ import annotations
 import collections
 import re
 import string
+from typing import Sequence
+
+import numpy as np
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
+_PUNCTUATION = set(string.punctuation)
 
 
 def normalize_answer(text: str) -> str:
   """SQuAD normalization: lower case, no punctuation, no articles, single spaces."""
-  text = text.lower()
-  text = "".join(ch for ch in text if ch not in set(string.punctuation))
-  text = _ARTICLES.sub(" ", text)
-  return " ".join(text.split())
+  text = "".join(ch for ch in text.lower() if ch not in _PUNCTUATION)
+  return " ".join(_ARTICLES.sub(" ", text).split())
+
+
+def _mean(values) -> float:
+  values = list(values)
+  return float(sum(values) / len(values)) if values else 0.0
+
+
+# ---------------------------------------------------------------- text-matching metrics
 
 
 def accuracy(predictions: list[str], answers: list[list[str]]) -> float:
   """Fraction of predictions that equal one of their answers exactly."""
-  hits = [p in a for p, a in zip(predictions, answers)]
-  return sum(hits) / max(len(hits), 1)
+  return _mean(p in a for p, a in zip(predictions, answers))
 
 
 def exact_match(predictions: list[str], answers: list[list[str]]) -> float:
   """Fraction of predictions equal to one of their answers after SQuAD normalization."""
-  hits = [max(normalize_answer(p) == normalize_answer(a) for a in refs) if refs else False
-          for p, refs in zip(predictions, answers)]
-  return sum(hits) / max(len(hits), 1)
+  return _mean(any(normalize_answer(p) == normalize_answer(a) for a in refs)
+               for p, refs in zip(predictions, answers))
 
 
-def _f1(prediction: str, reference: str) -> float:
+def token_f1(prediction: str, reference: str) -> float:
+  """SQuAD token F1 of two normalized strings."""
   pred, ref = normalize_answer(prediction).split(), normalize_answer(reference).split()
-  common = collections.Counter(pred) & collections.Counter(ref)
-  overlap = sum(common.values())
   if not pred or not ref:
     return float(pred == ref)
+  overlap = sum((collections.Counter(pred) & collections.Counter(ref)).values())
   if overlap == 0:
     return 0.0
   precision, recall = overlap / len(pred), overlap / len(ref)
@@ -49,31 +81,202 @@ def _f1(prediction: str, reference: str) -> float:
 
 def squad_f1(predictions: list[str], answers: list[list[str]]) -> float:
   """Mean over examples of the best token F1 against any answer."""
-  scores = [max((_f1(p, a) for a in refs), default=0.0) for p, refs in zip(predictions, answers)]
-  return sum(scores) / max(len(scores), 1)
+  return _mean(max((token_f1(p, a) for a in refs), default=0.0)
+               for p, refs in zip(predictions, answers))
 
 
-def macro_f1(predictions: list[str], answers: list[list[str]], labels: list[str]) -> float:
+def squad(predictions, answers, **_) -> dict[str, float]:
+  return {"f1": squad_f1(predictions, answers), "exact_match": exact_match(predictions, answers)}
+
+
+def levenshtein(a: str, b: str) -> int:
+  """Character edit distance (insertions, deletions, substitutions cost 1)."""
+  if len(a) < len(b):
+    a, b = b, a
+  previous = list(range(len(b) + 1))
+  for i, ca in enumerate(a, 1):
+    current = [i]
+    for j, cb in enumerate(b, 1):
+      current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+    previous = current
+  return previous[-1]
+
+
+def edit_distance(predictions, answers, **_) -> dict[str, float]:
+  """Mean over examples of min over references of levenshtein / max(len) (0 = identical)."""
+  return {"edit_distance": _mean(
+      min((levenshtein(p, a) / max(len(p), len(a), 1) for a in refs), default=1.0)
+      for p, refs in zip(predictions, answers))}
+
+
+def bleu(predictions, answers, **_) -> dict[str, float]:
+  """sacrebleu corpus BLEU (13a tokenization), any number of references per example."""
+  import sacrebleu
+  most = max((len(a) for a in answers), default=1)
+  streams = [[refs[j] if j < len(refs) else None for refs in answers] for j in range(most)]
+  return {"bleu": sacrebleu.corpus_bleu(list(predictions), streams).score / 100.0}
+
+
+def rouge(predictions, answers, **_) -> dict[str, float]:
+  """ROUGE-1/2/L F-measures (rouge-score, Porter stemmer), the best reference per example."""
+  from rouge_score import rouge_scorer
+  kinds = ("rouge1", "rouge2", "rougeL")
+  scorer = rouge_scorer.RougeScorer(list(kinds), use_stemmer=True)
+  per_example = [scorer.score_multi(list(refs), p) for p, refs in zip(predictions, answers)]
+  scores = {k: _mean(s[k].fmeasure for s in per_example) for k in kinds}
+  return {"rouge": _mean(scores.values()), **scores}
+
+
+# ---------------------------------------------------------------- label metrics
+
+
+def _indices(predictions, answers, options):
+  """(predicted option index, gold option index) per example; -1 for a text not an option."""
+  pred = [list(o).index(p) if p in o else -1 for p, o in zip(predictions, options)]
+  gold = [list(o).index(a[0]) if a and a[0] in o else -1 for a, o in zip(answers, options)]
+  return np.array(pred), np.array(gold)
+
+
+def binary_f1(pred: np.ndarray, gold: np.ndarray, positive: int = 1) -> float:
+  tp = int(np.sum((pred == positive) & (gold == positive)))
+  fp = int(np.sum((pred == positive) & (gold != positive)))
+  fn = int(np.sum((pred != positive) & (gold == positive)))
+  return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+
+
+def macro_f1(predictions: list[str], answers: list[list[str]], labels: Sequence[str]) -> float:
   """Unweighted mean over labels of per-label F1 (the gold label is the first answer)."""
-  gold = [a[0] for a in answers]
-  scores = []
-  for label in labels:
-    tp = sum(p == label and g == label for p, g in zip(predictions, gold))
-    fp = sum(p == label and g != label for p, g in zip(predictions, gold))
-    fn = sum(p != label and g == label for p, g in zip(predictions, gold))
-    scores.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
-  return sum(scores) / max(len(scores), 1)
+  pred = np.array([list(labels).index(p) if p in labels else -1 for p in predictions])
+  gold = np.array([list(labels).index(a[0]) if a[0] in labels else -1 for a in answers])
+  return _mean(binary_f1(pred, gold, k) for k in range(len(labels)))
 
 
-# metric name in the catalog -> (function, the name reported)
+def matthews(pred: np.ndarray, gold: np.ndarray) -> float:
+  """Multi-class Matthews correlation (Gorodkin's R_K); 0 when undefined."""
+  labels = sorted(set(pred.tolist()) | set(gold.tolist()))
+  confusion = np.array([[np.sum((gold == g) & (pred == p)) for p in labels] for g in labels],
+                       np.float64)
+  n, correct = confusion.sum(), np.trace(confusion)
+  predicted, true = confusion.sum(axis=0), confusion.sum(axis=1)
+  denominator = np.sqrt((n ** 2 - predicted @ predicted) * (n ** 2 - true @ true))
+  return float((correct * n - predicted @ true) / denominator) if denominator else 0.0
+
+
+def _ranks(x: np.ndarray) -> np.ndarray:
+  """1-based ranks, ties given their average rank."""
+  order = np.argsort(x, kind="stable")
+  ranks = np.empty(len(x), np.float64)
+  sorted_x = x[order]
+  start = 0
+  while start < len(x):
+    end = start
+    while end + 1 < len(x) and sorted_x[end + 1] == sorted_x[start]:
+      end += 1
+    ranks[order[start:end + 1]] = (start + end) / 2 + 1
+    start = end + 1
+  return ranks
+
+
+def pearson(x: np.ndarray, y: np.ndarray) -> float:
+  x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+  if len(x) < 2 or np.std(x) == 0 or np.std(y) == 0:
+    return 0.0
+  return float(np.corrcoef(x, y)[0, 1])
+
+
+def spearman(x: np.ndarray, y: np.ndarray) -> float:
+  return pearson(_ranks(np.asarray(x, np.float64)), _ranks(np.asarray(y, np.float64)))
+
+
+def accuracy_f1(predictions, answers, *, options, **_) -> dict[str, float]:
+  acc = accuracy(predictions, answers)
+  f1 = binary_f1(*_indices(predictions, answers, options))
+  return {"accuracy_f1": (acc + f1) / 2, "accuracy": acc, "f1": f1}
+
+
+def accuracy_macro_f1(predictions, answers, *, options, **_) -> dict[str, float]:
+  acc = accuracy(predictions, answers)
+  pred, gold = _indices(predictions, answers, options)
+  f1 = _mean(binary_f1(pred, gold, k) for k in range(max(len(o) for o in options)))
+  return {"accuracy_macro_f1": (acc + f1) / 2, "accuracy": acc, "macro_f1": f1}
+
+
+def matthews_corr(predictions, answers, *, options, **_) -> dict[str, float]:
+  return {"matthews_corr": matthews(*_indices(predictions, answers, options)),
+          "accuracy": accuracy(predictions, answers)}
+
+
+def pearson_spearman(predictions, answers, *, options, **_) -> dict[str, float]:
+  """Correlations of the predicted and gold similarity: the option index (0..5 for STS-B)."""
+  pred, gold = _indices(predictions, answers, options)
+  p, s = pearson(pred, gold), spearman(pred, gold)
+  return {"pearson_spearman": (p + s) / 2, "pearson": p, "spearman": s}
+
+
+def multirc(predictions, answers, *, options, groups, **_) -> dict[str, float]:
+  """F1a: binary F1 over every (question, candidate answer); EM: the fraction of questions
+  (`groups`, the records' question_id) whose candidates are all judged right."""
+  pred, gold = _indices(predictions, answers, options)
+  by_question: dict[str, list[bool]] = collections.defaultdict(list)
+  for question, p, g in zip(groups, pred, gold):
+    by_question[question].append(bool(p == g))
+  return {"f1a": binary_f1(pred, gold),
+          "exact_match": _mean(all(v) for v in by_question.values())}
+
+
+def record(predictions, answers, **_) -> dict[str, float]:
+  """ReCoRD: token F1 and exact match against the best of the gold entities."""
+  return squad(predictions, answers)
+
+
+def accuracy_metric(predictions, answers, **_) -> dict[str, float]:
+  return {"accuracy": accuracy(predictions, answers)}
+
+
+def exact_match_metric(predictions, answers, **_) -> dict[str, float]:
+  return {"exact_match": exact_match(predictions, answers)}
+
+
 METRICS = {
-    "accuracy": accuracy,
-    "exact_match": exact_match,
-    "squad": squad_f1,
+    "accuracy": accuracy_metric,
+    "accuracy_f1": accuracy_f1,
+    "accuracy_macro_f1": accuracy_macro_f1,
+    "matthews_corr": matthews_corr,
+    "pearson_spearman": pearson_spearman,
+    "squad": squad,
+    "record": record,
+    "multirc": multirc,
+    "bleu": bleu,
+    "rouge": rouge,
+    "exact_match": exact_match_metric,
+    "edit_distance": edit_distance,
 }
+PRIMARY = {"accuracy": "accuracy", "accuracy_f1": "accuracy_f1",
+           "accuracy_macro_f1": "accuracy_macro_f1", "matthews_corr": "matthews_corr",
+           "pearson_spearman": "pearson_spearman", "squad": "f1", "record": "f1",
+           "multirc": "f1a", "bleu": "bleu", "rouge": "rouge", "exact_match": "exact_match",
+           "edit_distance": "edit_distance"}
+LOWER_IS_BETTER = frozenset({"edit_distance"})
 
 
-def compute(metric: str, predictions: list[str], answers: list[list[str]]) -> float:
+def compute(metric: str, predictions: list[str], answers: list[list[str]], *,
+            options: list[Sequence[str]] | None = None,
+            groups: list[str] | None = None) -> dict[str, float]:
+  """Every sub-score of `metric`; `options` per example (classification) and `groups` (MultiRC's
+  question ids) where the metric needs them."""
   if metric not in METRICS:
     raise KeyError(f"unknown metric {metric!r}; known: {sorted(METRICS)}")
-  return METRICS[metric](predictions, answers)
+  if len(predictions) != len(answers):
+    raise ValueError(f"{len(predictions)} predictions for {len(answers)} answer lists")
+  return METRICS[metric](list(predictions), [list(a) for a in answers], options=options,
+                         groups=groups)
+
+
+def primary(metric: str, scores: dict[str, float]) -> float:
+  """The score of `metric` that ranks templates."""
+  return scores[PRIMARY[metric]]
+
+
+def better(metric: str, a: float, b: float) -> bool:
+  """Whether score a beats score b under `metric` (strictly)."""
+  return a < b if metric in LOWER_IS_BETTER else a > b

@@ -16,6 +16,11 @@ segment_ids [[1, 1, 2, 2, 0]]:
 
 Masked scores are set to a large negative *finite* number (not -inf), and the softmax runs in
 float32, so fully masked rows stay finite instead of becoming NaN.
+
+Decoding with a key/value cache (`Attention.extend`, driven by `Decoder.extend`) writes the keys
+and values of T new tokens into slots [index, index + T) of a cache of S slots and attends over
+all S slots with the mask of `extend_mask`: earlier slots are a shared prefix, new tokens see each
+other causally within their segment.
 """
 
 import jax
@@ -36,6 +41,40 @@ def attention_mask(segment_ids: jax.Array) -> jax.Array:
   same_segment = segment_ids[:, :, None] == segment_ids[:, None, :]              # [B, L, L]
   real_query = (segment_ids != 0)[:, :, None]                                    # [B, L, 1]
   return causal[None] & same_segment & real_query
+
+
+def extend_mask(cache_valid: jax.Array, segment_ids: jax.Array, index: jax.Array) -> jax.Array:
+  """Which cache slots T new tokens, written at slots [index, index + T), may see.
+
+    mask[b, t, s] = (s < index  and cache_valid[b, s])                 the prefix, shared by all
+                 or (index <= s <= index + t  and  seg[b, s - index] == seg[b, t] != 0)
+
+  For cache_valid [[0, 1, 1, 0, 0, 0]] (slot 0 is left padding), index 3, segment_ids [[1, 1, 2]]
+  (two packed continuations of the same prefix):
+
+    t\\s  0 1 2 3 4 5
+     0    0 1 1 1 0 0
+     1    0 1 1 1 1 0
+     2    0 1 1 0 0 1     <- segment 2 sees the prefix and itself, not segment 1
+
+  Args:
+    cache_valid: bool [B, S], slots that earlier calls filled with a real token.
+    segment_ids: int32 [B, T], segments of the new tokens (0 = padding).
+    index: int32 scalar, the slot of the first new token.
+
+  Returns:
+    bool [B, T, S], indexed [batch, new token, slot].
+  """
+  new = segment_ids.shape[1]
+  slot = jnp.arange(cache_valid.shape[1])                                        # [S]
+  offset = slot - index                                                           # [S]
+  prefix = (offset < 0)[None, None, :] & cache_valid[:, None, :]                  # [B, 1, S]
+  slot_segment = jnp.take(segment_ids, jnp.clip(offset, 0, new - 1), axis=1)      # [B, S]
+  in_block = ((offset >= 0) & (offset < new))[None, None, :]                      # [1, 1, S]
+  causal = offset[None, None, :] <= jnp.arange(new)[None, :, None]                # [1, T, S]
+  same = (slot_segment[:, None, :] == segment_ids[:, :, None]) \
+      & (segment_ids != 0)[:, :, None]                                            # [B, T, S]
+  return prefix | (in_block & causal & same)
 
 
 class Attention(nnx.Module):
@@ -72,24 +111,53 @@ class Attention(nnx.Module):
     Returns:
       [B, L, D] in config.dtype.
     """
-    cfg = self.config
-    batch, length, _ = x.shape
-    groups = cfg.num_heads // cfg.num_kv_heads
-    w = lambda p: p[...].astype(self.dtype)
+    q, k, v = self._project(x, positions)
+    return self._attend(q, k, v, mask)
 
+  def extend(self, x: jax.Array, positions: jax.Array, mask: jax.Array, key_cache: jax.Array,
+             value_cache: jax.Array, index: jax.Array):
+    """Attention of T new tokens over a key/value cache they are first written into.
+
+    Args:
+      x: [B, T, D] normalized residual stream of the new tokens, in config.dtype.
+      positions: int32 [B, T], their RoPE positions.
+      mask: bool [B, T, S] from `extend_mask`.
+      key_cache, value_cache: [B, S, K, Dh] in config.dtype; slots [index, index + T) are
+        overwritten with the new tokens' keys and values (index + T <= S is the caller's duty).
+      index: int32 scalar, the slot of the first new token.
+
+    Returns:
+      ([B, T, D] in config.dtype, key_cache, value_cache).
+    """
+    q, k, v = self._project(x, positions)
+    start = (0, index, 0, 0)
+    key_cache = jax.lax.dynamic_update_slice(key_cache, k.astype(key_cache.dtype), start)
+    value_cache = jax.lax.dynamic_update_slice(value_cache, v.astype(value_cache.dtype), start)
+    return self._attend(q, key_cache, value_cache, mask), key_cache, value_cache
+
+  def _project(self, x: jax.Array, positions: jax.Array):
+    """Queries [B, L, H, Dh] (RoPE'd, scaled by Dh**-0.5), keys and values [B, L, K, Dh]."""
+    cfg = self.config
+    w = lambda p: p[...].astype(self.dtype)
     q = jnp.einsum("bld,dhk->blhk", x, w(self.query))           # [B, L, H, Dh]
     k = jnp.einsum("bld,dhk->blhk", x, w(self.key))             # [B, L, K, Dh]
     v = jnp.einsum("bld,dhk->blhk", x, w(self.value))           # [B, L, K, Dh]
     q = apply_rope(q, positions, cfg.rope_theta)
     k = apply_rope(k, positions, cfg.rope_theta)
     q = q * jnp.asarray(cfg.head_dim ** -0.5, self.dtype)
+    return q, k, v
 
+  def _attend(self, q: jax.Array, k: jax.Array, v: jax.Array, mask: jax.Array) -> jax.Array:
+    """q [B, Lq, H, Dh], k and v [B, Lk, K, Dh], mask bool [B, Lq, Lk] -> [B, Lq, D]."""
+    cfg = self.config
+    batch, length = q.shape[:2]
+    groups = cfg.num_heads // cfg.num_kv_heads
     # Query head h = kv_head * groups + g uses key/value head kv_head.
-    q = q.reshape(batch, length, cfg.num_kv_heads, groups, cfg.head_dim)  # [B, L, K, G, Dh]
+    q = q.reshape(batch, length, cfg.num_kv_heads, groups, cfg.head_dim)  # [B, Lq, K, G, Dh]
     scores = jnp.einsum("bqkgd,bskd->bkgqs", q, k,
-                        preferred_element_type=jnp.float32)    # [B, K, G, L, L] float32
+                        preferred_element_type=jnp.float32)    # [B, K, G, Lq, Lk] float32
     scores = jnp.where(mask[:, None, None, :, :], scores, NEG_INF)
     probs = jax.nn.softmax(scores, axis=-1).astype(self.dtype)
-    attended = jnp.einsum("bkgqs,bskd->bqkgd", probs, v)        # [B, L, K, G, Dh]
+    attended = jnp.einsum("bkgqs,bskd->bqkgd", probs, v)        # [B, Lq, K, G, Dh]
     attended = attended.reshape(batch, length, cfg.num_heads, cfg.head_dim)
-    return jnp.einsum("blhk,hkd->bld", attended, w(self.out))  # [B, L, D]
+    return jnp.einsum("blhk,hkd->bld", attended, self.out[...].astype(self.dtype))  # [B, Lq, D]

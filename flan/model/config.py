@@ -44,6 +44,8 @@ class ModelConfig:
       trained without the scale (e.g. SmolLM / Llama-3.2-1B).
     norm_eps: RMSNorm epsilon.
     remat: "none" or "full" (recompute each block in the backward pass).
+    mlp_activation: "silu" (SwiGLU, the Llama family) or "gelu" (gated GELU, the LaMDA-PT-like
+      family of the paper's base models).
   """
   vocab_size: int = 32000
   num_layers: int = 8
@@ -59,6 +61,7 @@ class ModelConfig:
   scale_tied_logits: bool = True
   norm_eps: float = 1e-6
   remat: str = "none"
+  mlp_activation: str = "silu"
 
   def __post_init__(self):
     if self.num_heads % self.num_kv_heads:
@@ -66,6 +69,8 @@ class ModelConfig:
                        f"num_kv_heads={self.num_kv_heads}")
     if self.head_dim % 2:
       raise ValueError(f"head_dim={self.head_dim} must be even for RoPE")
+    if self.mlp_activation not in ("silu", "gelu"):
+      raise ValueError(f"mlp_activation={self.mlp_activation!r} is not 'silu' or 'gelu'")
     if self.remat not in REMAT_POLICIES:
       raise ValueError(f"remat={self.remat!r} is not one of {REMAT_POLICIES}")
     for name in ("dtype", "param_dtype"):
@@ -101,9 +106,9 @@ presets: dict[str, ModelConfig] = {
     # Unit tests: 254,272 parameters.
     "tiny": ModelConfig(vocab_size=2048, num_layers=2, d_model=64, num_heads=4, num_kv_heads=2,
                         head_dim=16, d_ff=256),
-    # The `flan demo` model, trained on a CPU in minutes: 1,967,808 parameters.
-    "demo": ModelConfig(vocab_size=2048, num_layers=4, d_model=192, num_heads=6, num_kv_heads=2,
-                        head_dim=32, d_ff=512),
+    # The `flan demo` model (configs/models/demo.gin), trained on a CPU in minutes: 1,115,264.
+    "demo": ModelConfig(vocab_size=2048, num_layers=4, d_model=128, num_heads=4, num_kv_heads=4,
+                        head_dim=32, d_ff=384),
     # A real run on one accelerator: 50,995,712 parameters, bfloat16 compute.
     "small": ModelConfig(vocab_size=32000, num_layers=8, d_model=512, num_heads=8, num_kv_heads=4,
                          head_dim=64, d_ff=2304, dtype="bfloat16"),

@@ -8,13 +8,25 @@ Inputs follow the SeqIO decoder contract (see flan/model/features.py): `segment_
 packed sequences of a row from 1 (0 = padding), `positions` restart at 0 in every segment.
 Activations are computed in config.dtype, parameters are stored in config.param_dtype, logits come
 back in float32.
+
+Incremental decoding reuses the same parameters through a key/value cache:
+
+  cache = model.init_cache(batch_size=B, length=S)                 # S slots per row, all empty
+  hidden, cache = model.extend(prompt, segment_ids, positions, cache)   # prefill [B, T] at slot 0
+  logits = model.output_logits(hidden[:, -1:])                         # [B, 1, V]
+  hidden, cache = model.extend(next_token, ones, next_positions, cache) # one step at slot T
+
+Each `extend` writes its T tokens into the next T slots and sees every earlier real slot (see
+`attention.extend_mask`); `model(tokens, segment_ids, positions)` is unchanged.
 """
+
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from flan.model.attention import Attention, attention_mask
+from flan.model.attention import Attention, attention_mask, extend_mask
 from flan.model.config import ModelConfig
 from flan.model.layers import Embedding, RMSNorm, logical_param
 from flan.model.mlp import Mlp
@@ -35,6 +47,13 @@ class Block(nnx.Module):
     x = x + self.attention(self.attention_norm(x), mask, positions)
     return x + self.mlp(self.mlp_norm(x))
 
+  def extend(self, x, positions, mask, key_cache, value_cache, index):
+    """`__call__` for T new tokens over a key/value cache (see `Attention.extend`)."""
+    attended, key_cache, value_cache = self.attention.extend(
+        self.attention_norm(x), positions, mask, key_cache, value_cache, index)
+    x = x + attended
+    return x + self.mlp(self.mlp_norm(x)), key_cache, value_cache
+
 
 def _run_block(block: Block, x: jax.Array, mask: jax.Array, positions: jax.Array) -> jax.Array:
   return block(x, mask, positions)
@@ -42,6 +61,19 @@ def _run_block(block: Block, x: jax.Array, mask: jax.Array, positions: jax.Array
 
 # The same block, its activations recomputed in the backward pass instead of stored.
 _run_block_remat = nnx.remat(_run_block)
+
+
+class DecodeCache(NamedTuple):
+  """Keys and values of every layer for S slots per row (a pytree; nothing in it is a parameter).
+
+    keys, values  tuple (one per layer) of [B, S, K, Dh] in config.dtype
+    valid         bool [B, S]: the slot holds a real token (left padding and empty slots don't)
+    index         int32 []: the next free slot, shared by every row
+  """
+  keys: tuple
+  values: tuple
+  valid: jax.Array
+  index: jax.Array
 
 
 class Decoder(nnx.Module):
@@ -83,8 +115,47 @@ class Decoder(nnx.Module):
     x = self.embed(tokens)                                      # [B, L, D]
     for block in self.blocks:
       x = run_block(block, x, mask, positions)
-    x = self.final_norm(x)
+    return self.output_logits(self.final_norm(x))
+
+  def output_logits(self, x: jax.Array) -> jax.Array:
+    """The output projection: final-normed hidden states [B, T, D] -> float32 logits [B, T, V]."""
+    cfg = self.config
     if cfg.tie_embeddings:
       return self.embed.attend(x, scale_logits=cfg.scale_tied_logits)
     unembed = self.unembed[...].astype(x.dtype)
     return jnp.einsum("bld,dv->blv", x, unembed, preferred_element_type=jnp.float32)
+
+  def init_cache(self, batch_size: int, length: int) -> DecodeCache:
+    """An empty cache of `length` slots per row."""
+    cfg = self.config
+    shape = (batch_size, length, cfg.num_kv_heads, cfg.head_dim)
+    empty = tuple(jnp.zeros(shape, jnp.dtype(cfg.dtype)) for _ in range(cfg.num_layers))
+    return DecodeCache(keys=empty, values=empty, valid=jnp.zeros((batch_size, length), bool),
+                       index=jnp.zeros((), jnp.int32))
+
+  def extend(self, tokens: jax.Array, segment_ids: jax.Array, positions: jax.Array,
+             cache: DecodeCache) -> tuple[jax.Array, DecodeCache]:
+    """Runs T new tokens through the model, writing them into slots [index, index + T).
+
+    Args:
+      tokens: int32 [B, T] new input tokens.
+      segment_ids: int32 [B, T]: 0 = padding (never seen by later tokens); new tokens with the
+        same nonzero id see each other causally, and every call sees all earlier real slots.
+      positions: int32 [B, T] RoPE positions (a prompt left-padded by p tokens starts at -p, its
+        first real token at 0).
+      cache: from `init_cache` or an earlier `extend`; index + T must not exceed its S slots.
+
+    Returns:
+      (final-normed hidden states [B, T, D] for `output_logits`, the updated cache).
+    """
+    mask = extend_mask(cache.valid, segment_ids, cache.index)       # bool [B, T, S]
+    x = self.embed(tokens)                                          # [B, T, D]
+    keys, values = [], []
+    for block, key_cache, value_cache in zip(self.blocks, cache.keys, cache.values):
+      x, key_cache, value_cache = block.extend(x, positions, mask, key_cache, value_cache,
+                                               cache.index)
+      keys.append(key_cache)
+      values.append(value_cache)
+    valid = jax.lax.dynamic_update_slice(cache.valid, segment_ids != 0, (0, cache.index))
+    cache = DecodeCache(tuple(keys), tuple(values), valid, cache.index + tokens.shape[1])
+    return self.final_norm(x), cache

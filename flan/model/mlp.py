@@ -1,4 +1,4 @@
-"""SwiGLU feed-forward block: wo(silu(x @ wi_0) * (x @ wi_1))."""
+"""Gated feed-forward block: wo(act(x @ wi_0) * (x @ wi_1)), act = SiLU (Llama) or GELU (LaMDA)."""
 
 import jax
 import jax.numpy as jnp
@@ -6,6 +6,9 @@ from flax import nnx
 
 from flan.model.config import ModelConfig
 from flan.model.layers import logical_param
+
+
+ACTIVATIONS = {"silu": jax.nn.silu, "gelu": jax.nn.gelu}
 
 
 class Mlp(nnx.Module):
@@ -21,6 +24,7 @@ class Mlp(nnx.Module):
     d, f = config.d_model, config.d_ff
     param_dtype = jnp.dtype(config.param_dtype)
     self.dtype = jnp.dtype(config.dtype)
+    self.activation = ACTIVATIONS[config.mlp_activation]
     self.wi_0 = logical_param(rngs, d ** -0.5, (d, f), ("embed", "mlp"), param_dtype)
     self.wi_1 = logical_param(rngs, d ** -0.5, (d, f), ("embed", "mlp"), param_dtype)
     self.wo = logical_param(rngs, f ** -0.5, (f, d), ("mlp", "embed"), param_dtype)
@@ -28,6 +32,6 @@ class Mlp(nnx.Module):
   def __call__(self, x: jax.Array) -> jax.Array:
     """x: [B, L, D] -> [B, L, D], in config.dtype."""
     w = lambda p: p[...].astype(self.dtype)
-    gate = jax.nn.silu(jnp.einsum("bld,df->blf", x, w(self.wi_0)))  # [B, L, F]
+    gate = self.activation(jnp.einsum("bld,df->blf", x, w(self.wi_0)))  # [B, L, F]
     linear = jnp.einsum("bld,df->blf", x, w(self.wi_1))              # [B, L, F]
     return jnp.einsum("blf,fd->bld", gate * linear, w(self.wo))      # [B, L, D]

@@ -28,7 +28,7 @@ DEFAULT_RULES = (
     ("vocab", "model"),
     ("mlp", "model"),
     ("heads", "model"),
-    ("kv_heads", None),
+    ("kv_heads", "model"),
     ("kv", None),
     ("layers", None),
     ("length", None),
@@ -57,10 +57,33 @@ def _is_spec(x) -> bool:
   return isinstance(x, PartitionSpec)
 
 
-def mesh_shardings(logical_specs: Any, mesh: Mesh, rules=DEFAULT_RULES) -> Any:
-  """Logical PartitionSpecs (a pytree) -> NamedShardings on `mesh` through the rule table."""
-  return jax.tree.map(lambda spec: NamedSharding(mesh, nn.logical_to_mesh_axes(spec, rules)),
-                      logical_specs, is_leaf=_is_spec)
+def divisible_spec(spec: PartitionSpec, shape: tuple[int, ...], mesh: Mesh) -> PartitionSpec:
+  """Drops the mesh axes a dimension cannot be split over evenly (that dim is replicated).
+
+  E.g. 2 key/value heads on a model axis of 4: P('fsdp', 'model', None) -> P('fsdp', None, None).
+  """
+  out = []
+  for size, axes in zip(shape, tuple(spec) + (None,) * (len(shape) - len(spec))):
+    names = axes if isinstance(axes, tuple) else (axes,) if axes else ()
+    ways = int(np.prod([mesh.shape[n] for n in names])) if names else 1
+    out.append(axes if size % ways == 0 else None)
+  return PartitionSpec(*out)
+
+
+def mesh_shardings(logical_specs: Any, mesh: Mesh, rules=DEFAULT_RULES,
+                   abstract: Any = None) -> Any:
+  """Logical PartitionSpecs (a pytree) -> NamedShardings on `mesh` through the rule table.
+
+  With `abstract` (arrays or ShapeDtypeStructs shaped like the specs), a dimension that does
+  not divide over its mesh axes is replicated instead of failing.
+  """
+  to_mesh = lambda spec: nn.logical_to_mesh_axes(spec, rules)
+  if abstract is None:
+    return jax.tree.map(lambda spec: NamedSharding(mesh, to_mesh(spec)), logical_specs,
+                        is_leaf=_is_spec)
+  return jax.tree.map(
+      lambda leaf, spec: NamedSharding(mesh, divisible_spec(to_mesh(spec), leaf.shape, mesh)),
+      abstract, logical_specs)
 
 
 def replicated(mesh: Mesh) -> NamedSharding:

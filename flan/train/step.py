@@ -34,11 +34,10 @@ def init_state(model: nnx.Module, optimizer: optax.GradientTransformation) -> tu
                     "opt_state": optimizer.init(params)}
 
 
-def build_state(config, optimizer_fn, seed: int, mesh, rules):
-  """(graphdef, state, state shardings): the model and optimizer state created already sharded.
+def plan_state(config, optimizer_fn, seed: int, mesh, rules):
+  """(graphdef, optimizer, make_state, abstract state, shardings), allocating nothing.
 
-  The model is first traced abstractly (no memory) to read its logical axes; the real
-  initialization then runs under jit with the mesh shardings as outputs.
+  The model is traced abstractly to read its logical axes; `make_state` builds the real state.
   """
   from flan.model import Decoder
   from flan.train import partitioning
@@ -53,8 +52,19 @@ def build_state(config, optimizer_fn, seed: int, mesh, rules):
     return {"step": jnp.zeros((), jnp.int32), "params": params,
             "opt_state": optimizer.init(params)}
 
-  param_shardings = partitioning.mesh_shardings(axes, mesh, rules)
-  shardings = partitioning.state_shardings(jax.eval_shape(make_state), param_shardings, mesh)
+  abstract_state = jax.eval_shape(make_state)
+  param_shardings = partitioning.mesh_shardings(axes, mesh, rules, abstract_state["params"])
+  shardings = partitioning.state_shardings(abstract_state, param_shardings, mesh)
+  return graphdef, optimizer, make_state, abstract_state, shardings
+
+
+def build_state(config, optimizer_fn, seed: int, mesh, rules):
+  """(graphdef, optimizer, state, state shardings): the state created already sharded, under
+  jit with the mesh shardings as outputs (no host holds the whole model)."""
+  from flan.train import partitioning
+
+  graphdef, optimizer, make_state, _, shardings = plan_state(config, optimizer_fn, seed, mesh,
+                                                              rules)
   return graphdef, optimizer, partitioning.init_sharded(make_state, shardings), shardings
 
 

@@ -4,6 +4,7 @@
 
 writes into `model_dir`:
     checkpoints/<step>/    Orbax checkpoints (state + data position + vocabulary)
+    data_state/            the input pipeline's iterator at each checkpoint (flan/train/data.py)
     metrics.jsonl          one line per logged step: loss per target token, token accuracy,
                            learning rate, gradient norm, packing efficiency, tokens/s
 A second call with the same `model_dir` resumes from the latest complete checkpoint. SIGTERM
@@ -66,6 +67,22 @@ class _Preemption:
       signal.signal(signal.SIGTERM, self._previous)
 
 
+def host_shard():
+  """This host's share of the data on a multi-host run (None on one host)."""
+  if jax.process_count() == 1:
+    return None
+  import seqio
+  return seqio.ShardInfo(index=jax.process_index(), num_shards=jax.process_count())
+
+
+def host_batch_size(batch_size: int) -> int:
+  """Rows of the global batch this host reads and feeds (every host the same number)."""
+  if batch_size % jax.process_count():
+    raise TrainingError(f"batch_size {batch_size} does not divide over {jax.process_count()} "
+                        f"hosts")
+  return batch_size // jax.process_count()
+
+
 def _progress(total: int, initial: int, enabled: bool):
   from tqdm.auto import tqdm
   return tqdm(total=total, initial=initial, disable=not enabled or jax.process_index() != 0,
@@ -82,8 +99,12 @@ def train(*, model_dir: str, mixture: str, model: ModelConfig, num_steps: int,
           mesh_shape: tuple[int, int, int] = (-1, 1, 1), axis_rules=None,
           on_nonfinite: str = "stop", peak_flops_per_device: float | None = None,
           tensorboard: bool = True, vocabulary: str | None = None,
-          progress: bool = True) -> dict:
+          init_from: str | None = None, progress: bool = True) -> dict:
   """Trains `model` on `mixture` for `num_steps` steps (resuming), returns the last metrics.
+
+  init_from: a model directory (`flan import hf` or `flan export params` output, or another run)
+  whose latest parameters a new run starts from, with a fresh optimizer state; ignored once
+  `model_dir` has a checkpoint of its own.
 
   on_nonfinite: "stop" raises at the first logged/checkpointed step whose loss or gradient is
   not finite, naming the last good checkpoint; "skip" leaves parameters and optimizer state
@@ -92,6 +113,8 @@ def train(*, model_dir: str, mixture: str, model: ModelConfig, num_steps: int,
   if on_nonfinite not in ("stop", "skip"):
     raise TrainingError(f"on_nonfinite must be 'stop' or 'skip', got {on_nonfinite!r}")
   model_dir = pathlib.Path(model_dir)
+  if init_from and pathlib.Path(init_from).absolute() == model_dir.absolute():
+    raise TrainingError(f"model_dir {model_dir} is init_from itself; train into a new directory")
   model_dir.mkdir(parents=True, exist_ok=True)
   vocab = vocab_lib.get_vocabulary(vocabulary)
   save_model_config(model_dir, model, vocabulary)
@@ -116,13 +139,20 @@ def train(*, model_dir: str, mixture: str, model: ModelConfig, num_steps: int,
                           f"{vocab_lib.fingerprint(vocabulary)}); use a new model_dir")
     start_step, start_batch = int(meta["step"]), int(meta["data"]["batches"])
     print(f"resuming {model_dir} from step {start_step}")
+  elif init_from:
+    from flan.export import streaming
+    params = streaming.init_params(init_from, model, vocabulary, state["params"])
+    state = dict(state, params=params, opt_state=jax.jit(
+        tx.init, out_shardings=shardings["opt_state"])(params))
+    print(f"starting {model_dir} from the parameters of {init_from}")
   if start_step >= num_steps:
     ckpt.close()
     return {"step": start_step}
 
   batches = data.TrainData(mixture, inputs_length=inputs_length, targets_length=targets_length,
-                           batch_size=batch_size, seed=data_seed, vocabulary=vocab,
-                           start_batch=start_batch)
+                           batch_size=host_batch_size(batch_size), seed=data_seed,
+                           vocabulary=vocab, shard_info=host_shard(), start_batch=start_batch,
+                           state_dir=model_dir / "data_state")
   train_step = step_lib.make_train_step(
       graphdef, tx, z_loss=z_loss, normalization=loss_normalization, microbatches=microbatches,
       skip_nonfinite=on_nonfinite == "skip", state_shardings=shardings,

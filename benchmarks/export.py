@@ -1,0 +1,151 @@
+"""Time and peak memory of `flan export hf`, `flan export params` and `flan import hf`.
+
+  .venv/bin/python benchmarks/export.py [--quick] [--models small,1b] [--workdir DIR] [--keep]
+
+For each model a random float32 checkpoint is written to disk first, one tensor at a time (the
+model is never in memory: `flan.export.streaming.write_checkpoint` with random `LazyArray`s),
+then each command runs in a fresh subprocess (`python -m flan.cli ...`) whose peak resident set
+size comes from `os.wait4` (ru_maxrss of that child alone):
+
+  export_hf       the checkpoint -> safetensors (float32) + config + tokenizer
+  export_params   the checkpoint -> params-only Orbax checkpoint in bfloat16
+  import_hf       export_hf's folder -> a flan model directory (float32)
+
+Reported per model and command: seconds, peak_rss_mb, and the memory above the interpreter's
+own (baseline_rss_mb: a child that imports the same modules and exits) as multiples of the
+largest tensor (x_largest_tensor) and of the model's float32 size (x_model). A converter that
+loads the model would show x_model >= 1; a streaming one stays near a few largest tensors.
+
+Models:
+  small  presets["small"]: 8 x 512, V = 32000, ~51M parameters (largest tensor: the embedding).
+  1b     a TinyLlama-1.1B-shaped decoder: 22 x 2048, 32 heads / 4 KV heads, F = 5632,
+         V = 32000, untied: ~1.1B parameters, 4.4 GB in float32.
+
+Prints exactly one JSON line on stdout; progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+
+import numpy as np
+
+import common  # benchmarks/common.py; this file is run as a script.
+from flan.model import ModelConfig, presets
+
+MODELS = {
+    "small": dataclasses.replace(presets["small"], dtype="float32"),
+    "1b": ModelConfig(vocab_size=32000, num_layers=22, d_model=2048, num_heads=32,
+                      num_kv_heads=4, head_dim=64, d_ff=5632, tie_embeddings=False,
+                      scale_tied_logits=False),
+}
+# The interpreter with everything the commands import and the JAX CPU client started.
+BASELINE = ("from flan import cli, render, vocab; from flan.export import hf_export, hf_import, "
+            "params_export, streaming; import tensorstore, orbax.checkpoint, jax; "
+            "jax.numpy.zeros(1).block_until_ready()")
+
+
+def write_random_checkpoint(model_dir: pathlib.Path, config: ModelConfig) -> None:
+  """A model directory with a random float32 checkpoint at step 1, written tensor by tensor."""
+  from flan.export import mapping, streaming
+  from flan.train import trainer
+
+  model_dir.mkdir(parents=True)
+  trainer.save_model_config(model_dir, config, None)
+  shapes = {t.flan: mapping.flan_shape(t, config) for t in mapping.tensors(config)}
+
+  def load(path: str) -> np.ndarray:
+    shape = shapes[path]
+    if path.endswith("scale"):
+      return np.ones(shape, np.float32)
+    rng = np.random.default_rng(zlib.crc32(path.encode()))
+    return rng.standard_normal(shape, dtype=np.float32) * np.float32(shape[0] ** -0.5)
+
+  meta = {"step": 1, "data": {"batches": 1}, "mixture": "benchmark"}
+  streaming.write_checkpoint(model_dir, 1, streaming.lazy_params(config, load), meta)
+
+
+def run_measured(argv: list[str]) -> dict:
+  """Runs a child process; its wall time and peak RSS (MB)."""
+  start = time.perf_counter()
+  process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+  _, status, usage = os.wait4(process.pid, 0)
+  seconds = time.perf_counter() - start
+  stderr = process.stderr.read().decode(errors="replace")
+  process.stderr.close()
+  if os.waitstatus_to_exitcode(status) != 0:
+    raise RuntimeError(f"{' '.join(argv)} failed:\n{stderr[-2000:]}")
+  return {"seconds": round(seconds, 2), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1)}
+
+
+def measure(name: str, config: ModelConfig, workdir: pathlib.Path, baseline_mb: float) -> dict:
+  model_mb = config.num_params() * 4 / 2 ** 20
+  largest_mb = max(config.vocab_size * config.d_model, config.d_model * config.d_ff,
+                   config.d_model * config.num_heads * config.head_dim) * 4 / 2 ** 20
+  root = workdir / name
+  common.log(f"{name}: writing a random checkpoint ({config.num_params() / 1e6:.0f}M params, "
+             f"{model_mb:.0f} MB)")
+  start = time.perf_counter()
+  write_random_checkpoint(root / "model", config)
+  common.log(f"{name}: written in {time.perf_counter() - start:.1f}s")
+  flan = [sys.executable, "-m", "flan.cli"]
+  commands = {
+      "export_hf": flan + ["export", "hf", "--checkpoint", str(root / "model"), "--out",
+                           str(root / "hf"), "--quiet"],
+      "export_params": flan + ["export", "params", "--checkpoint", str(root / "model"), "--out",
+                               str(root / "params"), "--dtype", "bfloat16", "--quiet"],
+      "import_hf": flan + ["import", "hf", "--from", str(root / "hf"), "--out",
+                           str(root / "imported"), "--quiet"],
+  }
+  result = {"params": config.num_params(), "model_mb": round(model_mb, 1),
+            "largest_tensor_mb": round(largest_mb, 1)}
+  for command, argv in commands.items():
+    common.log(f"{name}: {command} ...")
+    measured = run_measured(argv)
+    above = max(measured["peak_rss_mb"] - baseline_mb, 0.0)
+    measured.update(above_baseline_mb=round(above, 1),
+                    x_largest_tensor=round(above / largest_mb, 2),
+                    x_model=round(above / model_mb, 3),
+                    peak_x_model=round(measured["peak_rss_mb"] / model_mb, 3))
+    common.log(f"{name}: {command} {measured}")
+    result[command] = measured
+  shutil.rmtree(root)
+  return result
+
+
+def main() -> None:
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--quick", action="store_true", help="the small model only")
+  parser.add_argument("--models", default=None, help="comma-separated: small,1b")
+  parser.add_argument("--workdir", default=None, help="scratch folder (default: a temp dir)")
+  parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
+  args = parser.parse_args()
+  names = args.models.split(",") if args.models else (["small"] if args.quick else list(MODELS))
+  workdir = pathlib.Path(args.workdir or tempfile.mkdtemp(prefix="flan-export-bench-"))
+  workdir.mkdir(parents=True, exist_ok=True)
+  env_note = os.environ.get("JAX_PLATFORMS")
+  os.environ.setdefault("JAX_PLATFORMS", "cpu")
+  try:
+    baseline = run_measured([sys.executable, "-c", BASELINE])
+    common.log(f"baseline (imports only): {baseline}")
+    results = {name: measure(name, MODELS[name], workdir, baseline["peak_rss_mb"])
+               for name in names}
+  finally:
+    if not args.keep:
+      shutil.rmtree(workdir, ignore_errors=True)
+  print(json.dumps({"benchmark": "export", "baseline_rss_mb": baseline["peak_rss_mb"],
+                    "jax_platforms": env_note or "cpu", "models": results}))
+
+
+if __name__ == "__main__":
+  main()

@@ -1,0 +1,122 @@
+"""Per-template rows -> per-task summary (the paper's protocol) -> tables.
+
+For each reported task (evaluate.py's `task`):
+
+  mean           the test score averaged over its eval templates
+  best_template  the template with the best *validation* score (ties: the lowest index)
+  best           that template's *test* score: the number the paper reports per dataset
+
+    rows = [{"task": "rte", "template": 0, "split": "validation", "score": 0.6, ...},
+            {"task": "rte", "template": 1, "split": "validation", "score": 0.8, ...},
+            {"task": "rte", "template": 0, "split": "test", "score": 0.7, ...},
+            {"task": "rte", "template": 1, "split": "test", "score": 0.5, ...}]
+    summarize(rows)[0]  ->  mean 0.6, best_template 1, best 0.5     (not 0.7: test never selects)
+
+A task evaluated without a validation split (WSC273 has only test) has best_template None.
+"""
+
+from __future__ import annotations
+
+import csv
+import pathlib
+
+from flan.eval import metrics
+
+REPORT_SPLIT = "test"
+SELECTION_SPLIT = "validation"
+
+
+def _mean(values):
+  values = [v for v in values if v is not None]
+  return sum(values) / len(values) if values else None
+
+
+def select_template(metric: str, validation: dict[int, float]) -> int | None:
+  """The template index with the best validation score (lowest index on a tie)."""
+  best = None
+  for template in sorted(validation):
+    if best is None or metrics.better(metric, validation[template], validation[best]):
+      best = template
+  return best
+
+
+def summarize(rows: list[dict], heldout=frozenset(), report_split: str = REPORT_SPLIT,
+              selection_split: str = SELECTION_SPLIT) -> list[dict]:
+  """One summary per task: held-out tasks first, then by cluster and name.
+
+  When no row has `report_split`, the only split evaluated is reported (and nothing selected).
+  """
+  by_task: dict[str, list[dict]] = {}
+  for row in rows:
+    by_task.setdefault(row["task"], []).append(row)
+  summary = []
+  for task, task_rows in by_task.items():
+    first = task_rows[0]
+    splits = {r["split"] for r in task_rows}
+    report = report_split if report_split in splits else first["split"]
+    tested = {r["template"]: r for r in task_rows if r["split"] == report}
+    validation = {r["template"]: r["score"] for r in task_rows
+                  if r["split"] == selection_split and selection_split != report}
+    best_template = select_template(first["metric"], {t: s for t, s in validation.items()
+                                                      if t in tested})
+    best_row = tested.get(best_template)
+    score_names = list(first["scores"])
+    summary.append({
+        "task": task, "entry": first["entry"], "cluster": first["cluster"],
+        "status": "held-out" if first["cluster"] in heldout else "seen",
+        "metric": first["metric"], "score_name": metrics.PRIMARY[first["metric"]],
+        "shots": first.get("shots", 0), "split": report, "templates": len(tested),
+        "num_examples": max((r["num_examples"] for r in tested.values()), default=0),
+        "mean": _mean(r["score"] for r in tested.values()),
+        "best_template": best_template,
+        "best": best_row["score"] if best_row else None,
+        "chance": _mean(r["chance"] for r in tested.values()),
+        "mean_scores": {k: _mean(r["scores"][k] for r in tested.values()) for k in score_names},
+        "best_scores": dict(best_row["scores"]) if best_row else {},
+    })
+  return sorted(summary, key=lambda s: (s["status"] != "held-out", s["cluster"], s["task"]))
+
+
+def percent(value) -> str:
+  return "–" if value is None else f"{100 * value:.1f}"
+
+
+def details(s: dict) -> str:
+  """The other sub-scores of a task: of the selected template, else the means over templates."""
+  scores = s["best_scores"] or s["mean_scores"]
+  return ", ".join(f"{k} {percent(v)}" for k, v in scores.items() if k != s["score_name"])
+
+
+def markdown_table(summary: list[dict]) -> str:
+  """The results table, scores in percent ("–" where there is none)."""
+  lines = ["| task | cluster | status | metric | n | mean over templates | "
+           "best on validation | chance | other scores |",
+           "|---|---|---|---|---:|---:|---:|---:|---|"]
+  for s in summary:
+    best = percent(s["best"]) + (f" (t{s['best_template']})" if s["best_template"] is not None
+                                 else "")
+    lines.append(f"| {s['task']} | {s['cluster']} | {s['status']} | {s['score_name']} | "
+                 f"{s['num_examples']} | {percent(s['mean'])} | {best} | "
+                 f"{percent(s['chance'])} | {details(s)} |")
+  return "\n".join(lines)
+
+
+def flatten(row: dict) -> dict:
+  """{'scores': {'f1': 0.5}} -> {'scores.f1': 0.5}: nested dicts as dotted columns."""
+  flat = {}
+  for key, value in row.items():
+    if isinstance(value, dict):
+      flat.update({f"{key}.{k}": v for k, v in value.items()})
+    else:
+      flat[key] = value
+  return flat
+
+
+def write_csv(path: str | pathlib.Path, rows: list[dict]) -> None:
+  """Rows (nested dicts flattened) with the union of their columns, in first-seen order."""
+  flat = [flatten(r) for r in rows]
+  columns = list(dict.fromkeys(k for r in flat for k in r))
+  with open(path, "w", newline="") as f:
+    writer = csv.DictWriter(f, fieldnames=columns, restval="")
+    writer.writeheader()
+    writer.writerows(flat)
