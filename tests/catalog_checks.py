@@ -60,3 +60,11 @@ def check_renders_every_template(spec, records, require_all: bool = True) -> set
   if require_all:
     assert used == {t.index for t in spec.templates}, f"{spec.name}: templates never used"
   return used
+
+
+def check_golden(spec, raw: dict, inputs: str, targets: str):
+  """Template 0 of `spec` on a hand-made raw example renders exactly `inputs` / `targets`."""
+  example = render.render(spec.templates[0], adapters.adapt(spec, raw))
+  assert example.inputs == inputs, spec.name
+  assert example.targets == targets, spec.name
+  return example
