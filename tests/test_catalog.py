@@ -87,6 +87,16 @@ def test_shipped_catalog_validates():
     assert not any(t.eval and t.inverted for t in spec.templates)
 
 
+def test_inverted_templates_target_an_input_field():
+  """Across the whole catalog: an inverted template's target is one of the record's fields."""
+  for spec in catalog.catalog().values():
+    for t in spec.templates:
+      if t.inverted:
+        assert not t.eval
+        names = catalog.placeholders(t.target)
+        assert names and names[0] in spec.fields, f"{spec.name} template {t.index}"
+
+
 def test_unknown_entry_suggests_close_names():
   with pytest.raises(catalog.UnknownEntryError, match="did you mean synth_reviews"):
     tasks.resolve("flan:synth_reviw")

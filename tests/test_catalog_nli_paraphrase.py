@@ -309,11 +309,3 @@ def test_three_way_entries_have_one_inversion_per_label():
     spec = catalog.get(name)
     assert sorted(t.label for t in spec.templates if t.inverted) == sorted(NLI3), name
 
-
-@pytest.mark.parametrize("name", ENTRIES)
-def test_inverted_templates_target_an_input_field(name):
-  spec = catalog.get(name)
-  for t in spec.templates:
-    if t.inverted:
-      assert not t.eval
-      assert catalog.placeholders(t.target)[0] in spec.fields, f"{name} template {t.index}"

@@ -456,12 +456,3 @@ def test_trivia_qa_falls_back_to_aliases_and_drops_unanswered():
   assert _adapt("trivia_qa", TRIVIA_QA_RAW, answer=answer)["answer"] == "mars"
   empty = {**answer, "aliases": _obj(), "normalized_aliases": _obj()}
   assert _adapt("trivia_qa", TRIVIA_QA_RAW, answer=empty) is None  # the test split
-
-
-def test_inverted_templates_target_an_input_field():
-  for name in ENTRIES:
-    spec = _spec(name)
-    for t in spec.templates:
-      if t.inverted:
-        assert not t.eval
-        assert catalog.placeholders(t.target)[0] in spec.fields, f"{name} template {t.index}"

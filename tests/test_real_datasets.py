@@ -173,12 +173,3 @@ def test_label_conditioned_inversions_see_only_their_label(name, labels):
   for t in filtered:
     assert t.inverted
     assert render.accepts(t, record) == (t.label == record["answer"])
-
-
-def test_inverted_templates_target_an_input_field():
-  for name in ENTRIES:
-    spec = catalog.get(name)
-    for t in spec.templates:
-      if t.inverted:
-        assert not t.eval
-        assert catalog.placeholders(t.target)[0] in spec.fields, f"{name} template {t.index}"
