@@ -6,8 +6,10 @@
 Nothing is allocated: the state and batch are abstract arrays with their mesh shardings, the
 step is lowered and compiled by XLA for the mesh (on CPU stand-in devices), and XLA's memory
 analysis gives the per-device temporaries. Parameters and optimizer state per device are
-summed from the shard shapes. Deep models are compiled with 1 and 2 layers and the per-layer
-cost extrapolated linearly (`--full_compile` compiles every layer instead).
+summed from the shard shapes. A scanned model (`scan_layers`, the paper-size gin files) is
+compiled whole: its program holds one layer, whatever the depth. A deep unscanned model is
+compiled with 1 and 2 layers and the per-layer cost extrapolated linearly (`--full_compile`
+compiles every layer instead).
 """
 
 from __future__ import annotations
@@ -52,6 +54,11 @@ def compile_step(config, train_kwargs: dict, mesh_shape, rules):
   from flan.train import partitioning, step as step_lib
 
   mesh = partitioning.make_mesh(mesh_shape)
+  try:
+    partitioning.check_batch(int(train_kwargs["batch_size"]), mesh, rules,
+                             int(train_kwargs.get("microbatches", 1)))
+  except ValueError as e:
+    raise PlanError(str(e)) from None
   schedule = optax.constant_schedule(float(train_kwargs.get("learning_rate", 3e-5))
                                      if not callable(train_kwargs.get("learning_rate")) else 1e-3)
   graphdef, tx, _, abstract_state, shardings = step_lib.plan_state(
@@ -65,7 +72,8 @@ def compile_step(config, train_kwargs: dict, mesh_shape, rules):
   state = jax.tree.map(lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s),
                        abstract_state, shardings)
   step = step_lib.make_train_step(graphdef, tx, microbatches=int(train_kwargs.get(
-      "microbatches", 1)), state_shardings=shardings, batch_sharding=batch_sharding)
+      "microbatches", 1)), state_shardings=shardings, batch_sharding=batch_sharding,
+      rules=rules)
   compiled = step.lower(state, batch).compile()
   analysis = compiled.memory_analysis()
   return {
@@ -77,9 +85,10 @@ def compile_step(config, train_kwargs: dict, mesh_shape, rules):
 
 def plan(config, train_kwargs: dict, mesh_shape, rules, full_compile: bool = False) -> dict:
   """Per-device bytes for the full model, extrapolating over layers when it is deep."""
-  if full_compile or config.num_layers <= FULL_COMPILE_MAX_LAYERS:
+  if full_compile or config.scan_layers or config.num_layers <= FULL_COMPILE_MAX_LAYERS:
     result = compile_step(config, train_kwargs, mesh_shape, rules)
-    result["method"] = f"compiled all {config.num_layers} layers"
+    scanned = ", scanned" if config.scan_layers else ""
+    result["method"] = f"compiled all {config.num_layers} layers{scanned}"
     return result
   one = compile_step(dataclasses.replace(config, num_layers=1), train_kwargs, mesh_shape, rules)
   two = compile_step(dataclasses.replace(config, num_layers=2), train_kwargs, mesh_shape, rules)
@@ -98,7 +107,8 @@ def format_plan(config, mesh_shape, result: dict, accelerator: str | None) -> st
   total = result["params"] + result["optimizer"] + result["temporaries"]
   lines = [
       f"model: {config.num_params() / 1e6:,.1f}M parameters, {config.num_layers} layers, "
-      f"d_model {config.d_model}, dtype {config.dtype}, remat {config.remat}",
+      f"d_model {config.d_model}, dtype {config.dtype}, remat {config.remat}, "
+      f"{'scanned' if config.scan_layers else 'unscanned'} layers",
       f"mesh (data, fsdp, model) = {tuple(mesh_shape)}; {result['method']}",
       f"per device: parameters {human(result['params'])}, optimizer state "
       f"{human(result['optimizer'])}, activations and temporaries "
@@ -137,6 +147,18 @@ def main(gin_files: list[str], bindings: list[str], mesh_shape: tuple[int, ...],
   return format_plan(config, mesh_shape, result, accelerator)
 
 
+def error_line(stderr: str) -> str:
+  """The exception line of a child's traceback ("PlanError: ...", "ValueError: ..."), else the
+  last line: JAX appends notes after the exception that say nothing about it."""
+  lines = [l.strip() for l in stderr.splitlines() if l.strip()]
+  is_error = lambda l: l.split(":", 1)[0].split(".")[-1].endswith(("Error", "Exception"))
+  errors = [l for l in lines if ": " in l and is_error(l)]
+  if errors:
+    name, message = errors[-1].split(": ", 1)
+    return message if name.endswith("PlanError") else f"{name.split('.')[-1]}: {message}"
+  return lines[-1] if lines else "unknown error"
+
+
 def run(gin_files, bindings, mesh_shape, accelerator, full_compile=False) -> int:
   """Re-runs itself with as many fake CPU devices as the mesh needs, and prints the plan."""
   import math
@@ -151,7 +173,6 @@ def run(gin_files, bindings, mesh_shape, accelerator, full_compile=False) -> int
   result = subprocess.run([sys.executable, "-c", code, args], env=env, capture_output=True,
                           text=True)
   if result.returncode != 0:
-    last = [l for l in result.stderr.strip().splitlines() if l.strip()][-1:]
-    raise PlanError(f"plan failed: {last[0] if last else 'unknown error'}")
+    raise PlanError(f"plan failed: {error_line(result.stderr)}")
   print(result.stdout.strip())
   return 0

@@ -19,7 +19,8 @@ from flax import nnx
 
 from flan import cli
 from flan import vocab as vocab_lib
-from flan.model import Decoder, presets
+from flan.export import streaming
+from flan.model import Decoder, layout, presets
 from flan.train import checkpoints, trainer
 from flan.train import step as step_lib
 
@@ -165,21 +166,23 @@ def test_scaled_tied_model_exports_untied_with_the_same_logits(flan_run, tmp_pat
 
 
 def to_scanned(model_dir: pathlib.Path, out: pathlib.Path) -> None:
-  """Copies a checkpoint into the scanned layout: blocks/<i>/<sub> -> blocks_scanned/<sub>
-  stacked along a new leading axis (see flan/export/README.md)."""
+  """Copies a model directory into the scanned layout (flan/model/layout.py): its config says
+  scan_layers, its checkpoint holds blocks_scanned/<sub> stacked along a new leading axis."""
   shutil.copytree(model_dir, out, ignore=shutil.ignore_patterns("checkpoints"))
-  _, _, params, _ = trainer.load_model(model_dir)
-  tree = jax.device_get(params.to_pure_dict())
-  blocks = tree.pop("blocks")
-  tree["blocks_scanned"] = jax.tree.map(lambda *layers: np.stack(layers),
-                                        *[blocks[i] for i in sorted(blocks)])
+  saved = json.loads((model_dir / "model_config.json").read_text())
+  saved["model"]["scan_layers"] = True
+  (out / "model_config.json").write_text(json.dumps(saved))
+  config, _, params, _ = trainer.load_model(model_dir)
+  scanned = nnx.state(Decoder(dataclasses.replace(config, scan_layers=True), rngs=nnx.Rngs(0)),
+                      nnx.Param)
+  scanned.replace_by_pure_dict(layout.to_scanned(jax.device_get(params.to_pure_dict())))
   ckpt = checkpoints.Checkpointer(out, asynchronous=False)
   source = checkpoints.Checkpointer(model_dir, asynchronous=False)
   step = source.latest_step()
   meta = source.manager.restore(step, args=checkpoints.ocp.args.Composite(
       meta=checkpoints.ocp.args.JsonRestore()))["meta"]
   source.close()
-  ckpt.save(step, {"step": np.int32(step), "params": tree}, dict(meta))
+  ckpt.save(step, {"step": np.int32(step), "params": scanned}, dict(meta))
   ckpt.close()
 
 
@@ -193,6 +196,36 @@ def test_scanned_checkpoint_exports_to_the_same_bytes(flan_run, tmp_path):
   assert files == sorted(p.name for p in (tmp_path / "b").iterdir())
   match, mismatch, errors = filecmp.cmpfiles(tmp_path / "a", tmp_path / "b", files, shallow=False)
   assert not mismatch and not errors and len(match) == len(files)
+
+
+def test_scanned_model_loads_with_the_same_logits(flan_run, tmp_path):
+  model_dir, config = flan_run
+  to_scanned(model_dir, tmp_path / "scanned")
+  config, _, params, _ = trainer.load_model(tmp_path / "scanned")
+  assert config.scan_layers and "blocks_scanned" in params
+  tokens = tokens_batch(config.vocab_size)
+  np.testing.assert_allclose(flan_logits(tmp_path / "scanned", tokens),
+                             flan_logits(model_dir, tokens), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("source_scanned", [False, True])
+def test_init_from_the_other_layout(flan_run, tmp_path, source_scanned):
+  """A scanned run starts from an unscanned checkpoint and the other way round: the same
+  parameters, re-stacked while read, placed with the target's shardings."""
+  model_dir, config = flan_run
+  if source_scanned:
+    to_scanned(model_dir, tmp_path / "scanned")
+    model_dir = tmp_path / "scanned"
+  target_config = dataclasses.replace(config, scan_layers=not source_scanned)
+  target = nnx.state(Decoder(target_config, rngs=nnx.Rngs(9)), nnx.Param)
+  params = streaming.init_params(model_dir, target_config, None, target)
+  got = params.to_pure_dict()
+  want = trainer.load_model(model_dir)[2].to_pure_dict()
+  want = layout.to_unscanned(want) if source_scanned else layout.to_scanned(want)
+  assert jax.tree.structure(got) == jax.tree.structure(want)
+  for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
+    np.testing.assert_array_equal(a, b)
+    assert a.sharding == jax.tree.leaves(target)[0].sharding
 
 
 def test_params_export(flan_run, tmp_path):

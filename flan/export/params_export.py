@@ -32,7 +32,7 @@ def export_params(checkpoint: str | pathlib.Path, out: str | pathlib.Path, *,
   reader = streaming.CheckpointReader(checkpoint, step)
   dtype_name = dtype or reader.config.param_dtype
   out_dtype = hf_export._dtype(dtype_name)
-  config = dataclasses.replace(reader.config, param_dtype=dtype_name)
+  config = dataclasses.replace(reader.config, param_dtype=dtype_name, scan_layers=False)
   final = output.check_output(out, overwrite, reader.model_dir)
 
   def load(path: str) -> np.ndarray:

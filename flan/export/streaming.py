@@ -22,6 +22,9 @@ Writing: `write_checkpoint` saves a train-state-shaped tree {"step", "params"} w
 `LazyArray`s. Orbax writes them through a type handler that loads, writes and drops them one by
 one, so the model never sits in memory; the result restores like any flan checkpoint
 (`Checkpointer.restore_params`, `trainer.load_model`, `trainer.train(init_from=...)`).
+
+`init_params` starts a run from any checkpoint whose shapes match, in either layout: a scanned
+run from an unscanned import and the other way round (`read_into` re-stacks while reading).
 """
 
 from __future__ import annotations
@@ -234,18 +237,50 @@ def write_checkpoint(model_dir: pathlib.Path, step: int, params: Any, meta: dict
 
 def lazy_params(config: ModelConfig, load: Callable[[str], np.ndarray]) -> Any:
   """The nnx parameter tree of a Decoder(config), each leaf a LazyArray whose load() is
-  load('blocks/0/attention/query') etc. Nothing is allocated (the model is traced abstractly)."""
+  load('blocks/0/attention/query') etc. (for a scanned config, blocks_scanned/<sub> stacks
+  load('blocks/<i>/<sub>') over the layers). Nothing is allocated (the model is traced
+  abstractly)."""
   from flax import nnx
 
   from flan.model import Decoder
   abstract = nnx.eval_shape(lambda: Decoder(config, rngs=nnx.Rngs(0)))
   _, params = nnx.split(abstract, nnx.Param)
 
+  def load_any(path: str) -> np.ndarray:
+    if path.startswith(SCANNED + "/"):
+      sub = path[len(SCANNED) + 1:]
+      return np.stack([load(f"blocks/{i}/{sub}") for i in range(config.num_layers)])
+    return load(path)
+
   leaves, treedef = jax.tree_util.tree_flatten_with_path(params)
   paths = param_paths([("params",) + tuple(keys) for keys, _ in leaves])
-  lazy = [LazyArray(tuple(value.shape), np.dtype(value.dtype), lambda path=path: load(path))
+  lazy = [LazyArray(tuple(value.shape), np.dtype(value.dtype), lambda path=path: load_any(path))
           for path, (_, value) in zip(paths, leaves)]
   return jax.tree_util.tree_unflatten(treedef, lazy)
+
+
+def read_into(reader: CheckpointReader, target: Any) -> Any:
+  """The params of `reader`'s checkpoint placed like `target` (an nnx.State of jax.Arrays with
+  shardings), whatever the checkpoint's layout: each device's shard is cut from the tensors
+  read one layer at a time (a scanned target's shard stacks the layers it holds), so no host
+  ever holds more than one layer of one parameter beyond its own shards."""
+  import functools
+  read = functools.lru_cache(maxsize=1)(reader.read)
+
+  def place(path: str, leaf: jax.Array) -> jax.Array:
+    def shard(index: tuple) -> np.ndarray:
+      if not path.startswith(SCANNED + "/"):
+        return read(path)[index]
+      sub = path[len(SCANNED) + 1:]
+      layers = range(leaf.shape[0])[index[0]]
+      return np.stack([read(f"blocks/{i}/{sub}")[index[1:]] for i in layers])
+    make = lambda index: np.asarray(shard(index), leaf.dtype)
+    return jax.make_array_from_callback(leaf.shape, leaf.sharding, make)
+
+  leaves, treedef = jax.tree_util.tree_flatten_with_path(target)
+  paths = param_paths([("params",) + tuple(keys) for keys, _ in leaves])
+  return jax.tree_util.tree_unflatten(
+      treedef, [place(path, leaf) for path, (_, leaf) in zip(paths, leaves)])
 
 
 def restore_params(model_dir: pathlib.Path, step: int, target: Any) -> Any:
@@ -273,7 +308,7 @@ def init_params(init_from: str | pathlib.Path, config: ModelConfig, vocabulary: 
   from flan import vocab as vocab_lib
   model_dir, step = resolve(init_from, step)
   source, saved = load_model_config(model_dir)
-  ignored = ("dtype", "param_dtype", "remat")
+  ignored = ("dtype", "param_dtype", "remat", "scan_layers")
   mismatched = [f"{k}={getattr(source, k)!r} (this run: {getattr(config, k)!r})"
                 for k in dataclasses.asdict(config) if k not in ignored
                 and getattr(source, k) != getattr(config, k)]
@@ -282,7 +317,7 @@ def init_params(init_from: str | pathlib.Path, config: ModelConfig, vocabulary: 
   if saved.get("vocabulary_fingerprint") != vocab_lib.fingerprint(vocabulary):
     raise ConversionError(f"init_from {model_dir}: its vocabulary ({saved['vocabulary']}) is not "
                           f"this run's ({vocabulary or vocab_lib.DEFAULT_VOCAB})")
-  if CheckpointReader(model_dir, step).scanned:
-    raise ConversionError(f"init_from {model_dir}: a scanned checkpoint; convert it with "
-                          f"`flan export params` first")
+  reader = CheckpointReader(model_dir, step)
+  if reader.scanned != config.scan_layers:  # the other layout: re-stacked while it is read
+    return read_into(reader, target)
   return restore_params(model_dir, step, target)

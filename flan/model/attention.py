@@ -28,8 +28,9 @@ import jax.numpy as jnp
 from flax import nnx
 
 from flan.model.config import ModelConfig
-from flan.model.layers import logical_param
+from flan.model.layers import compute_weight, logical_param
 from flan.model.rope import apply_rope
+from flan.model.sharding import KEYS, QUERIES, RESIDUAL, constrain
 
 NEG_INF = -1e9  # float32 bias for masked scores; finite so fully masked rows don't give NaN.
 
@@ -138,14 +139,14 @@ class Attention(nnx.Module):
   def _project(self, x: jax.Array, positions: jax.Array):
     """Queries [B, L, H, Dh] (RoPE'd, scaled by Dh**-0.5), keys and values [B, L, K, Dh]."""
     cfg = self.config
-    w = lambda p: p[...].astype(self.dtype)
+    w = lambda p: compute_weight(p, self.dtype)
     q = jnp.einsum("bld,dhk->blhk", x, w(self.query))           # [B, L, H, Dh]
     k = jnp.einsum("bld,dhk->blhk", x, w(self.key))             # [B, L, K, Dh]
     v = jnp.einsum("bld,dhk->blhk", x, w(self.value))           # [B, L, K, Dh]
     q = apply_rope(q, positions, cfg.rope_theta)
     k = apply_rope(k, positions, cfg.rope_theta)
     q = q * jnp.asarray(cfg.head_dim ** -0.5, self.dtype)
-    return q, k, v
+    return constrain(q, QUERIES), constrain(k, KEYS), constrain(v, KEYS)
 
   def _attend(self, q: jax.Array, k: jax.Array, v: jax.Array, mask: jax.Array) -> jax.Array:
     """q [B, Lq, H, Dh], k and v [B, Lk, K, Dh], mask bool [B, Lq, Lk] -> [B, Lq, D]."""
@@ -159,5 +160,6 @@ class Attention(nnx.Module):
     scores = jnp.where(mask[:, None, None, :, :], scores, NEG_INF)
     probs = jax.nn.softmax(scores, axis=-1).astype(self.dtype)
     attended = jnp.einsum("bkgqs,bskd->bqkgd", probs, v)        # [B, Lq, K, G, Dh]
-    attended = attended.reshape(batch, length, cfg.num_heads, cfg.head_dim)
-    return jnp.einsum("blhk,hkd->bld", attended, self.out[...].astype(self.dtype))  # [B, Lq, D]
+    attended = constrain(attended.reshape(batch, length, cfg.num_heads, cfg.head_dim), QUERIES)
+    out = jnp.einsum("blhk,hkd->bld", attended, compute_weight(self.out, self.dtype))  # [B, Lq, D]
+    return constrain(out, RESIDUAL)

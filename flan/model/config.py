@@ -19,7 +19,13 @@ import dataclasses
 
 import jax.numpy as jnp
 
-REMAT_POLICIES = ("none", "full")
+# What a block keeps for the backward pass (the rest is recomputed), as in T5X's remat_policy:
+#   none     everything (no rematerialization)
+#   minimal  the outputs of matmuls without batch dimensions: the q/k/v/out and MLP projections
+#            (attention scores and probabilities, activations and norms are recomputed)
+#   dots     the outputs of every matmul, the attention scores too
+#   full     only the block's input: the whole block is recomputed
+REMAT_POLICIES = ("none", "minimal", "dots", "full")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,7 +49,11 @@ class ModelConfig:
       std-1.0 embedding initialization (T5 convention). Set False to import a tied checkpoint
       trained without the scale (e.g. SmolLM / Llama-3.2-1B).
     norm_eps: RMSNorm epsilon.
-    remat: "none" or "full" (recompute each block in the backward pass).
+    remat: what each block saves for the backward pass: "none", "minimal", "dots" or "full"
+      (see REMAT_POLICIES).
+    scan_layers: stack the blocks' parameters along a leading "layers" axis
+      (`blocks_scanned/...`) and run them with one `jax.lax.scan`: compile time and the
+      program's size no longer grow with num_layers. Unscanned: `blocks/<i>/...`.
     mlp_activation: "silu" (SwiGLU, the Llama family) or "gelu" (gated GELU, the LaMDA-PT-like
       family of the paper's base models).
   """
@@ -61,6 +71,7 @@ class ModelConfig:
   scale_tied_logits: bool = True
   norm_eps: float = 1e-6
   remat: str = "none"
+  scan_layers: bool = False
   mlp_activation: str = "silu"
 
   def __post_init__(self):

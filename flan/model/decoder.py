@@ -28,8 +28,9 @@ from flax import nnx
 
 from flan.model.attention import Attention, attention_mask, extend_mask
 from flan.model.config import ModelConfig
-from flan.model.layers import Embedding, RMSNorm, logical_param
+from flan.model.layers import Embedding, RMSNorm, compute_weight, logical_param
 from flan.model.mlp import Mlp
+from flan.model.sharding import LOGITS, RESIDUAL, constrain
 
 
 class Block(nnx.Module):
@@ -45,7 +46,7 @@ class Block(nnx.Module):
   def __call__(self, x: jax.Array, mask: jax.Array, positions: jax.Array) -> jax.Array:
     """x: [B, L, D], mask: bool [B, L, L], positions: int32 [B, L] -> [B, L, D]."""
     x = x + self.attention(self.attention_norm(x), mask, positions)
-    return x + self.mlp(self.mlp_norm(x))
+    return constrain(x + self.mlp(self.mlp_norm(x)), RESIDUAL)
 
   def extend(self, x, positions, mask, key_cache, value_cache, index):
     """`__call__` for T new tokens over a key/value cache (see `Attention.extend`)."""
@@ -55,12 +56,36 @@ class Block(nnx.Module):
     return x + self.mlp(self.mlp_norm(x)), key_cache, value_cache
 
 
-def _run_block(block: Block, x: jax.Array, mask: jax.Array, positions: jax.Array) -> jax.Array:
-  return block(x, mask, positions)
+# What each remat policy lets a block save for the backward pass (see config.REMAT_POLICIES).
+_SAVEABLE = {
+    "minimal": jax.checkpoint_policies.dots_with_no_batch_dims_saveable,
+    "dots": jax.checkpoint_policies.dots_saveable,
+    "full": jax.checkpoint_policies.nothing_saveable,
+}
 
 
-# The same block, its activations recomputed in the backward pass instead of stored.
-_run_block_remat = nnx.remat(_run_block)
+def block_fn(graphdef: nnx.GraphDef, remat: str):
+  """`apply(block_params, x, mask, positions) -> x`: one Block as a pure function of its
+  parameters, rematerialized by `remat` (the same function runs every layer, scanned or not)."""
+  def apply(block_params, x, mask, positions):
+    # The barrier keeps XLA from converting a scanned model's whole stack of saved block inputs
+    # to float32 at once (for the RMSNorm of the recomputation); each layer converts its own.
+    x = jax.lax.optimization_barrier(x)
+    return nnx.merge(graphdef, block_params)(x, mask, positions)
+  if remat == "none":
+    return apply
+  return jax.checkpoint(apply, policy=_SAVEABLE[remat], prevent_cse=False)
+
+
+def stacked_blocks(config: ModelConfig, rngs: nnx.Rngs) -> Block:
+  """num_layers Blocks as one Block whose parameters have a leading "layers" axis:
+  query [L, D, H, Dh] ("layers", "embed", "heads", "kv"), ..., each layer initialized from its
+  own split of `rngs`."""
+  @nnx.split_rngs(splits=config.num_layers)
+  @nnx.vmap(in_axes=(0,), out_axes=0, transform_metadata={nnx.PARTITION_NAME: "layers"})
+  def make(rngs: nnx.Rngs) -> Block:
+    return Block(config, rngs=rngs)
+  return make(rngs)
 
 
 class DecodeCache(NamedTuple):
@@ -81,7 +106,9 @@ class Decoder(nnx.Module):
 
   Parameters (paths in nnx.state(model)):
     embed/embedding          [V, D]   ("vocab", "embed")
-    blocks/<i>/...           see Block, Attention, Mlp
+    blocks/<i>/...           see Block, Attention, Mlp (config.scan_layers False)
+    blocks_scanned/...       the same, stacked: [num_layers, *shape], ("layers", *names)
+                             (config.scan_layers True)
     final_norm/scale         [D]      ("embed",)
     unembed                  [D, V]   ("embed", "vocab"), only when not config.tie_embeddings
   """
@@ -90,7 +117,10 @@ class Decoder(nnx.Module):
     self.config = config
     dtype, param_dtype = jnp.dtype(config.dtype), jnp.dtype(config.param_dtype)
     self.embed = Embedding(config.vocab_size, config.d_model, dtype, param_dtype, rngs=rngs)
-    self.blocks = nnx.List([Block(config, rngs=rngs) for _ in range(config.num_layers)])
+    if config.scan_layers:
+      self.blocks_scanned = stacked_blocks(config, rngs)
+    else:
+      self.blocks = nnx.List([Block(config, rngs=rngs) for _ in range(config.num_layers)])
     self.final_norm = RMSNorm(config.d_model, config.norm_eps, dtype, param_dtype)
     if not config.tie_embeddings:
       self.unembed = logical_param(rngs, config.d_model ** -0.5,
@@ -111,19 +141,33 @@ class Decoder(nnx.Module):
     """
     cfg = self.config
     mask = attention_mask(segment_ids)                          # bool [B, L, L]
-    run_block = _run_block_remat if cfg.remat == "full" else _run_block
-    x = self.embed(tokens)                                      # [B, L, D]
-    for block in self.blocks:
-      x = run_block(block, x, mask, positions)
+    x = constrain(self.embed(tokens), RESIDUAL)                 # [B, L, D]
+    if cfg.scan_layers:
+      graphdef, stacked = nnx.split(self.blocks_scanned)
+      apply = block_fn(graphdef, cfg.remat)
+      x, _ = jax.lax.scan(lambda x, layer: (apply(layer, x, mask, positions), None), x, stacked)
+    else:
+      for block in self.blocks:
+        graphdef, block_params = nnx.split(block)
+        x = block_fn(graphdef, cfg.remat)(block_params, x, mask, positions)
     return self.output_logits(self.final_norm(x))
+
+  def layers(self) -> list[Block]:
+    """The blocks in order, one Block per layer (a scanned model's are slices of its stack)."""
+    if not self.config.scan_layers:
+      return list(self.blocks)
+    graphdef, stacked = nnx.split(self.blocks_scanned)
+    return [nnx.merge(graphdef, jax.tree.map(lambda p, i=i: p[i], stacked))
+            for i in range(self.config.num_layers)]
 
   def output_logits(self, x: jax.Array) -> jax.Array:
     """The output projection: final-normed hidden states [B, T, D] -> float32 logits [B, T, V]."""
     cfg = self.config
     if cfg.tie_embeddings:
-      return self.embed.attend(x, scale_logits=cfg.scale_tied_logits)
-    unembed = self.unembed[...].astype(x.dtype)
-    return jnp.einsum("bld,dv->blv", x, unembed, preferred_element_type=jnp.float32)
+      return constrain(self.embed.attend(x, scale_logits=cfg.scale_tied_logits), LOGITS)
+    unembed = compute_weight(self.unembed, x.dtype)
+    return constrain(jnp.einsum("bld,dv->blv", x, unembed, preferred_element_type=jnp.float32),
+                     LOGITS)
 
   def init_cache(self, batch_size: int, length: int) -> DecodeCache:
     """An empty cache of `length` slots per row."""
@@ -151,7 +195,7 @@ class Decoder(nnx.Module):
     mask = extend_mask(cache.valid, segment_ids, cache.index)       # bool [B, T, S]
     x = self.embed(tokens)                                          # [B, T, D]
     keys, values = [], []
-    for block, key_cache, value_cache in zip(self.blocks, cache.keys, cache.values):
+    for block, key_cache, value_cache in zip(self.layers(), cache.keys, cache.values):
       x, key_cache, value_cache = block.extend(x, positions, mask, key_cache, value_cache,
                                                cache.index)
       keys.append(key_cache)

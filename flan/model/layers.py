@@ -20,6 +20,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from flan.model.sharding import constrain
+
 
 def logical_param(rngs: nnx.Rngs, stddev: float, shape: tuple[int, ...],
                   names: tuple[str, ...], dtype) -> nnx.Param:
@@ -27,6 +29,15 @@ def logical_param(rngs: nnx.Rngs, stddev: float, shape: tuple[int, ...],
   assert len(shape) == len(names), (shape, names)
   value = stddev * jax.random.normal(rngs.params(), shape, dtype)
   return nnx.Param(value, out_sharding=names, eager_sharding=False)
+
+
+def compute_weight(param: nnx.Param, dtype) -> jax.Array:
+  """A parameter cast to the compute dtype where it lies: the cast is pinned to the parameter's
+  own sharding, so a sharded float32 kernel is cast shard by shard and gathered in `dtype`
+  (half the bytes in bfloat16), never gathered whole in float32 first. A layer of a scanned
+  stack keeps the stack's names; the leading "layers" is dropped."""
+  value = param[...].astype(dtype)
+  return constrain(value, tuple(param.out_sharding)[-value.ndim:])
 
 
 class RMSNorm(nnx.Module):
@@ -67,7 +78,7 @@ class Embedding(nnx.Module):
 
   def attend(self, x: jax.Array, scale_logits: bool) -> jax.Array:
     """x: [B, L, D] -> float32 logits [B, L, V] (matmul in self.dtype, accumulated in float32)."""
-    embedding = self.embedding[...].astype(self.dtype)
+    embedding = compute_weight(self.embedding, self.dtype)
     logits = jnp.einsum("bld,vd->blv", x, embedding, preferred_element_type=jnp.float32)
     if scale_logits:
       logits = logits / jnp.sqrt(jnp.float32(x.shape[-1]))

@@ -5,7 +5,8 @@ import jax.numpy as jnp
 from flax import nnx
 
 from flan.model.config import ModelConfig
-from flan.model.layers import logical_param
+from flan.model.layers import compute_weight, logical_param
+from flan.model.sharding import HIDDEN, RESIDUAL, constrain
 
 
 ACTIVATIONS = {"silu": jax.nn.silu, "gelu": jax.nn.gelu}
@@ -31,7 +32,8 @@ class Mlp(nnx.Module):
 
   def __call__(self, x: jax.Array) -> jax.Array:
     """x: [B, L, D] -> [B, L, D], in config.dtype."""
-    w = lambda p: p[...].astype(self.dtype)
+    w = lambda p: compute_weight(p, self.dtype)
     gate = self.activation(jnp.einsum("bld,df->blf", x, w(self.wi_0)))  # [B, L, F]
     linear = jnp.einsum("bld,df->blf", x, w(self.wi_1))              # [B, L, F]
-    return jnp.einsum("blf,fd->bld", gate * linear, w(self.wo))      # [B, L, D]
+    hidden = constrain(gate * linear, HIDDEN)
+    return constrain(jnp.einsum("blf,fd->bld", hidden, w(self.wo)), RESIDUAL)  # [B, L, D]

@@ -20,6 +20,11 @@ The update of a parameter p with gradient g at step t (t = 1, 2, ...), T5X defau
 
 A parameter is factored when it has row and column dims whose sizes (products) are both at
 least `min_dim_size_to_factor` (128); otherwise the full second moment is kept.
+
+A scanned parameter (leading "layers" batch dim) is updated one layer at a time in a
+`jax.lax.fori_loop` that overwrites each layer's gradient with its update: the same numbers, but
+the float32 temporaries of the update (squared gradients, the update before clipping) exist for
+one layer instead of the whole stack.
 """
 
 from __future__ import annotations
@@ -128,6 +133,8 @@ def logical_adafactor(learning_rate: float | optax.Schedule, axes: Any, *,
     lr = schedule(state.count)
 
     def one(g, p, v_row, v_col, v, s):
+      if s.batch == (0,) and g.ndim > 1:
+        return layer_by_layer(g, p, v_row, v_col, v, s)
       g = g.astype(jnp.float32)
       g2 = jnp.square(g) + epsilon1
       if s.factored:
@@ -144,6 +151,26 @@ def logical_adafactor(learning_rate: float | optax.Schedule, axes: Any, *,
       if multiply_by_parameter_scale:
         scale = scale * jnp.maximum(epsilon2, _rms(p.astype(jnp.float32), s.batch))
       return (-scale * u).astype(p.dtype), v_row, v_col, v
+
+    def layer_by_layer(g, p, v_row, v_col, v, s):
+      """`one` for a [layers, ...] parameter, one layer per iteration of a loop that writes each
+      layer's update over its gradient (the stack's update reuses the gradient's buffer)."""
+      inner = FactorSpec(tuple(d - 1 for d in s.rows), tuple(d - 1 for d in s.columns), (),
+                         s.factored)
+      take = lambda a, i: jax.lax.dynamic_index_in_dim(a, i, keepdims=False)
+      put = lambda a, x, i: jax.lax.dynamic_update_index_in_dim(a, x.astype(a.dtype), i, 0)
+
+      def layer(i, carry):
+        g, v_row, v_col, v = carry
+        if s.factored:
+          update, row, col, _ = one(take(g, i), take(p, i), take(v_row, i), take(v_col, i), v,
+                                    inner)
+          return put(g, update, i), put(v_row, row, i), put(v_col, col, i), v
+        update, _, _, full = one(take(g, i), take(p, i), v_row, v_col, take(v, i), inner)
+        return put(g, update, i), v_row, v_col, put(v, full, i)
+
+      g, v_row, v_col, v = jax.lax.fori_loop(0, g.shape[0], layer, (g, v_row, v_col, v))
+      return g.astype(p.dtype), v_row, v_col, v
 
     is_spec = lambda x: isinstance(x, FactorSpec)
     flat_specs, treedef = jax.tree.flatten(specs, is_leaf=is_spec)

@@ -6,6 +6,10 @@ axes `(data, fsdp, model)`:
     mesh = make_mesh((2, 2, 2))                 # 8 devices: data x fsdp x model
     embed -> fsdp, mlp/heads/vocab -> model, batch -> (data, fsdp), everything else replicated
 
+Activations follow the same table (flan/model/sharding.py): a [batch, length, mlp] hidden is
+split over data x fsdp by rows and over model by columns; the residual stream [batch, length,
+act_embed] only by rows.
+
 so a [embed, mlp] kernel is split over fsdp along its rows and over model along its columns,
 and a batch [B, L] is split over data x fsdp along its rows. Parameters are created already
 sharded (`init_sharded`): no host ever holds the whole model.
@@ -21,6 +25,8 @@ from flax import linen as nn
 from flax import nnx
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from flan.model.sharding import divisible_spec  # noqa: F401  (part of this module's API)
+
 MESH_AXES = ("data", "fsdp", "model")
 DEFAULT_RULES = (
     ("batch", ("data", "fsdp")),
@@ -32,6 +38,7 @@ DEFAULT_RULES = (
     ("kv", None),
     ("layers", None),
     ("length", None),
+    ("act_embed", None),
 )
 
 
@@ -57,19 +64,6 @@ def _is_spec(x) -> bool:
   return isinstance(x, PartitionSpec)
 
 
-def divisible_spec(spec: PartitionSpec, shape: tuple[int, ...], mesh: Mesh) -> PartitionSpec:
-  """Drops the mesh axes a dimension cannot be split over evenly (that dim is replicated).
-
-  E.g. 2 key/value heads on a model axis of 4: P('fsdp', 'model', None) -> P('fsdp', None, None).
-  """
-  out = []
-  for size, axes in zip(shape, tuple(spec) + (None,) * (len(shape) - len(spec))):
-    names = axes if isinstance(axes, tuple) else (axes,) if axes else ()
-    ways = int(np.prod([mesh.shape[n] for n in names])) if names else 1
-    out.append(axes if size % ways == 0 else None)
-  return PartitionSpec(*out)
-
-
 def mesh_shardings(logical_specs: Any, mesh: Mesh, rules=DEFAULT_RULES,
                    abstract: Any = None) -> Any:
   """Logical PartitionSpecs (a pytree) -> NamedShardings on `mesh` through the rule table.
@@ -84,6 +78,18 @@ def mesh_shardings(logical_specs: Any, mesh: Mesh, rules=DEFAULT_RULES,
   return jax.tree.map(
       lambda leaf, spec: NamedSharding(mesh, divisible_spec(to_mesh(spec), leaf.shape, mesh)),
       abstract, logical_specs)
+
+
+def check_batch(batch_size: int, mesh: Mesh, rules=DEFAULT_RULES, microbatches: int = 1) -> None:
+  """Raises ValueError unless every microbatch's rows split evenly over the batch mesh axes."""
+  axes = nn.logical_to_mesh_axes(PartitionSpec("batch"), rules)[0] or ()
+  axes = axes if isinstance(axes, tuple) else (axes,)
+  ways = int(np.prod([mesh.shape[a] for a in axes]))
+  if batch_size % microbatches or (batch_size // microbatches) % ways:
+    raise ValueError(
+        f"batch_size {batch_size} in {microbatches} microbatch(es) does not split over the "
+        f"{ways} devices of mesh axes {axes} (mesh {dict(mesh.shape)}); each microbatch needs "
+        f"a multiple of {ways} rows")
 
 
 def replicated(mesh: Mesh) -> NamedSharding:

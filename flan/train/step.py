@@ -81,15 +81,19 @@ def model_logits(graphdef, params, batch) -> jax.Array:
 def make_train_step(graphdef, optimizer: optax.GradientTransformation, *, z_loss: float = 0.0,
                     normalization: str = "tokens", constant: float = 1.0, microbatches: int = 1,
                     donate: bool = True, skip_nonfinite: bool = False, state_shardings=None,
-                    batch_sharding=None) -> Callable[[State, dict], tuple[State, dict]]:
+                    batch_sharding=None, rules=None) -> Callable[[State, dict], tuple[State, dict]]:
   """A jitted `train_step(state, batch) -> (state, metrics)`.
 
   With `microbatches` > 1 the batch is split along its rows and the gradient of the summed loss
   is accumulated in a `lax.scan`; the normalizer is computed once from the whole batch, so
   every normalization mode gives the same update as one big batch (T5X divides per microbatch).
   With shardings (flan/train/partitioning.py) the step is compiled for the mesh: the state stays
-  where it is (donated), the batch arrives split over the batch axes.
+  where it is (donated), the batch arrives split over the batch axes, activations are pinned by
+  their logical names through `rules` (default partitioning.DEFAULT_RULES; see
+  flan/model/sharding.py) and gradients are placed like the parameters.
   """
+  from flan.model import sharding as sharding_lib
+  from flan.train import partitioning
 
   def numerator_fn(params, batch):
     logits = model_logits(graphdef, params, batch)
@@ -103,8 +107,10 @@ def make_train_step(graphdef, optimizer: optax.GradientTransformation, *, z_loss
   def accumulate(params, batch):
     if microbatches == 1:
       return grad_fn(params, batch)
-    split = jax.tree.map(
-        lambda x: x.reshape((microbatches, x.shape[0] // microbatches) + x.shape[1:]), batch)
+    # Microbatch m holds rows m, m + M, m + 2M, ...: a slice of every device's rows, so the
+    # split needs no communication when the rows are sharded over the devices.
+    split = jax.tree.map(lambda x: x.reshape(
+        (x.shape[0] // microbatches, microbatches) + x.shape[1:]).swapaxes(0, 1), batch)
 
     def body(carry, micro):
       grads, metrics = grad_fn(params, micro)
@@ -116,9 +122,18 @@ def make_train_step(graphdef, optimizer: optax.GradientTransformation, *, z_loss
     return grads, metrics
 
   def train_step(state: State, batch: dict) -> tuple[State, dict]:
+    if state_shardings is None:
+      return update(state, batch)
+    mesh = jax.tree.leaves(state_shardings)[0].mesh
+    with sharding_lib.activation_sharding(mesh, rules or partitioning.DEFAULT_RULES):
+      return update(state, batch)
+
+  def update(state: State, batch: dict) -> tuple[State, dict]:
     denom = loss_lib.denominator(batch["decoder_loss_weights"], normalization, constant)
     grads, metrics = accumulate(state["params"], batch)
     grads = jax.tree.map(lambda g: g / denom, grads)
+    if state_shardings is not None:
+      grads = jax.lax.with_sharding_constraint(grads, state_shardings["params"])
     updates, opt_state = optimizer.update(grads, state["opt_state"], state["params"])
     params = optax.apply_updates(state["params"], updates)
     loss, grad_norm = metrics["loss_sum"] / denom, optax.global_norm(grads)
