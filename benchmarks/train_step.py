@@ -1,6 +1,8 @@
-"""Training throughput and MFU of flan's real train step, against this machine's matmul peak.
+"""Training throughput and MFU of flan's real train step, against this machine's matmul peak
+and against the same-shaped Llama trained with Hugging Face transformers on PyTorch.
 
   .venv/bin/python benchmarks/train_step.py [--quick] [--models demo,small] [--steps N]
+                                            [--no-pytorch] [--no-torch-compile]
 
 Measures, in one run and side by side:
 
@@ -9,6 +11,22 @@ Measures, in one run and side by side:
                 compiled and warmed up, then N steps timed one by one (block_until_ready on the
                 new state and metrics). step_ms is the fastest step, like the best-of-N peak:
                 other processes only ever add time. step_ms_median is reported beside it.
+  pytorch       after all of flan's models, the same model as transformers' LlamaForCausalLM
+                (config from flan.export.mapping.hf_config, float32, tied embeddings kept tied;
+                the parameter count is checked against cfg.num_params()) on the same batch:
+                input_ids = decoder_input_tokens, position_ids = decoder_positions, and a 4-D
+                additive float mask [B, 1, L, L] from the segment ids (block-diagonal causal),
+                so it computes the same function as flan's packed attention. The loss is
+                computed from the logits like flan's (float32 cross-entropy weighted by
+                decoder_loss_weights / loss tokens; tied logits scaled by 1/sqrt(D)).
+                torch.optim.Adafactor at lr 1e-3 (AdamW where torch has none); one step is
+                forward, loss, backward, optimizer.step, zero_grad; torch.set_num_threads(cores).
+                Both "sdpa" and "eager" attention are timed (WARMUP_STEPS, then N steps); the
+                faster is kept and timed again under torch.compile (inductor; forward + loss,
+                hence the AOTAutograd backward; the optimizer stays eager). The faster of eager
+                and compiled is the baseline (`baseline`), whose figures are the entry's own;
+                `eager`, `compiled` (null with `compile_error` when it fails or is skipped) and
+                `tokens_per_s_by_attention` keep the rest. Same FLOP convention, same peak.
 
   tokens_per_s  batch * seq_len / step time
   gflops        tokens_per_s * cfg.flops_per_token(seq_len) / 1e9  (6 * matmul params + full
@@ -19,9 +37,14 @@ Measures, in one run and side by side:
                 matmul FLOPs / matmul CPU time (median over steps). It does not move with
                 contention. On an idle machine mfu ~ mfu_cpu * cpu_per_wall / cores, where
                 cpu_per_wall (median over steps) is how many cores the step kept busy.
+  speedup_vs_pytorch      ours / the baseline's tokens_per_s (TARGETS: at least 1.2)
+  speedup_vs_pytorch_cpu  ours / the baseline's mfu_cpu: the ratio per CPU-second, steadier on a
+                          shared machine (but PyTorch's OpenMP threads wait worse than XLA's
+                          under contention, so its wall-clock rate suffers more than this shows)
 
 matmul_gflops_at_end (the 1024 matmul after the models) and load_avg_1min (start, end) show how
-busy the machine was. Prints exactly one JSON line on stdout; progress goes to stderr.
+busy the machine was; `targets` holds the goals (mfu 0.65, speedup_vs_pytorch 1.2, for the small
+model at 512). Prints exactly one JSON line on stdout; progress goes to stderr.
 
 Models:
   demo   the `flan demo` decoder (configs/models/demo.gin), batch 16 x 128 as in configs/demo.gin.
@@ -42,6 +65,7 @@ import numpy as np
 from flax import nnx
 
 import common  # benchmarks/common.py; this file is run as a script.
+from flan.export import mapping
 from flan.model import Decoder, ModelConfig, presets
 from flan.train import optimizer as opt
 from flan.train import step as step_lib
@@ -66,6 +90,7 @@ BENCHES = {
 }
 
 WARMUP_STEPS = 2  # The first compiles; the second runs the compiled step once more.
+TARGETS = {"mfu": 0.65, "speedup_vs_pytorch": 1.2}  # The goals, for the small model at 512.
 
 
 def packed_batch(batch: int, seq_len: int, vocab_size: int, seed: int = 0) -> dict[str, np.ndarray]:
@@ -90,6 +115,29 @@ def packed_batch(batch: int, seq_len: int, vocab_size: int, seed: int = 0) -> di
       "decoder_loss_weights": tile(weights),
       "decoder_segment_ids": tile(segment_ids),
       "decoder_positions": tile(positions),
+  }
+
+
+# The per-step figures of every measured train step (flan and PyTorch alike).
+FIGURES = ("step_ms", "step_ms_median", "tokens_per_s", "gflops", "mfu", "mfu_cpu",
+           "cpu_per_wall")
+
+
+def step_figures(bench: Bench, timings: list[common.Timing], peak: dict) -> dict:
+  """The FIGURES of timed steps: the best step, the median, rates against the matmul peak."""
+  tokens = bench.batch * bench.seq_len
+  flops_per_step = tokens * bench.config.flops_per_token(bench.seq_len)
+  step_s = min(t.wall for t in timings)
+  gflops = flops_per_step / step_s / 1e9
+  gflops_per_cpu_s = common.median(flops_per_step / max(t.cpu, 1e-9) / 1e9 for t in timings)
+  return {
+      "step_ms": round(1e3 * step_s, 2),
+      "step_ms_median": round(1e3 * common.median(t.wall for t in timings), 2),
+      "tokens_per_s": round(tokens / step_s, 1),
+      "gflops": round(gflops, 2),
+      "mfu": round(gflops / peak["gflops"], 4),
+      "mfu_cpu": round(gflops_per_cpu_s / peak["gflops_per_cpu_s"], 4),
+      "cpu_per_wall": round(common.median(t.cpu / t.wall for t in timings), 2),
   }
 
 
@@ -119,11 +167,6 @@ def bench_model(name: str, bench: Bench, steps: int, peak: dict) -> dict:
   if not np.isfinite(loss):
     raise RuntimeError(f"[{name}] loss is {loss}")
 
-  flops_per_token = cfg.flops_per_token(seq_len)
-  flops_per_step = batch_size * seq_len * flops_per_token
-  step_s = min(t.wall for t in timings)
-  gflops = flops_per_step / step_s / 1e9
-  gflops_per_cpu_s = common.median(flops_per_step / max(t.cpu, 1e-9) / 1e9 for t in timings)
   result = {
       "params": cfg.num_params(),
       "matmul_params": cfg.matmul_params(),
@@ -132,14 +175,8 @@ def bench_model(name: str, bench: Bench, steps: int, peak: dict) -> dict:
       "dtype": cfg.dtype,
       "steps": steps,
       "compile_s": round(compile_timing.wall, 2),
-      "step_ms": round(1e3 * step_s, 2),
-      "step_ms_median": round(1e3 * common.median(t.wall for t in timings), 2),
-      "tokens_per_s": round(batch_size * seq_len / step_s, 1),
-      "flops_per_token": flops_per_token,
-      "gflops": round(gflops, 2),
-      "mfu": round(gflops / peak["gflops"], 4),
-      "mfu_cpu": round(gflops_per_cpu_s / peak["gflops_per_cpu_s"], 4),
-      "cpu_per_wall": round(common.median(t.cpu / t.wall for t in timings), 2),
+      "flops_per_token": cfg.flops_per_token(seq_len),
+      **step_figures(bench, timings, peak),
       "final_loss": round(loss, 4),
   }
   common.log(f"[{name}] {result['step_ms']} ms/step, {result['tokens_per_s']} tokens/s, "
@@ -148,12 +185,217 @@ def bench_model(name: str, bench: Bench, steps: int, peak: dict) -> dict:
   return result
 
 
+# --- the PyTorch baseline: the same-shaped Llama in Hugging Face transformers -------------------
+
+TORCH_LR = 1e-3
+TORCH_ATTENTION = ("sdpa", "eager")  # transformers attention implementations tried; faster wins.
+
+
+def import_torch():
+  """(torch, transformers), or None (logged) when either is not installed."""
+  try:
+    import torch  # pylint: disable=import-outside-toplevel
+    import transformers  # pylint: disable=import-outside-toplevel
+  except ImportError as e:
+    common.log(f"PyTorch baseline skipped: {e}")
+    return None
+  return torch, transformers
+
+
+def llama_config(transformers, cfg: ModelConfig, attn_implementation: str):
+  """transformers.LlamaConfig of the same shape as `cfg`, float32, no biases.
+
+  Built from flan's export mapping (mapping.hf_config), except that tied embeddings stay tied:
+  the export unties a tied model with scaled logits, the baseline applies the scale to the
+  logits instead (see torch_loss), so both models have cfg.num_params() parameters.
+  """
+  hf = mapping.hf_config(cfg, dtype="float32", bos_id=0, eos_id=1, pad_id=0)
+  hf.pop("torch_dtype")
+  hf.update(dtype="float32", tie_word_embeddings=cfg.tie_embeddings, use_cache=False)
+  return transformers.LlamaConfig(**hf, attn_implementation=attn_implementation)
+
+
+def logit_scale(cfg: ModelConfig) -> float:
+  """The factor flan's decoder applies to tied logits (1/sqrt(D)), else 1."""
+  return cfg.d_model ** -0.5 if cfg.tie_embeddings and cfg.scale_tied_logits else 1.0
+
+
+def segment_attention_mask(torch, segment_ids: np.ndarray):
+  """Additive float32 mask [B, 1, L, L]: 0 where a query sees a key of its own segment at or
+  before it (block-diagonal causal, like flan's packed attention), float32 min elsewhere."""
+  segments = torch.from_numpy(segment_ids)
+  length = segments.shape[1]
+  causal = torch.ones(length, length, dtype=torch.bool).tril()
+  visible = (segments[:, :, None] == segments[:, None, :]) & causal
+  blocked = torch.full(visible.shape, torch.finfo(torch.float32).min)
+  return torch.where(visible, torch.zeros(()), blocked)[:, None]
+
+
+def torch_batch(torch, batch: dict[str, np.ndarray]) -> dict:
+  """The packed batch as transformers' inputs: token ids, per-segment positions, 4-D mask."""
+  as_long = lambda key: torch.from_numpy(batch[key]).long()
+  return {
+      "input_ids": as_long("decoder_input_tokens"),
+      "position_ids": as_long("decoder_positions"),
+      "attention_mask": segment_attention_mask(torch, batch["decoder_segment_ids"]),
+      "targets": as_long("decoder_target_tokens"),
+      "weights": torch.from_numpy(batch["decoder_loss_weights"]).float(),
+  }
+
+
+def torch_loss(torch, model, inputs: dict, scale: float):
+  """Weighted cross-entropy over the targets / number of loss tokens, in float32 (flan's loss)."""
+  logits = model(input_ids=inputs["input_ids"], position_ids=inputs["position_ids"],
+                 attention_mask=inputs["attention_mask"], use_cache=False).logits
+  logits = logits.float() * scale
+  losses = torch.nn.functional.cross_entropy(logits.flatten(0, 1), inputs["targets"].flatten(),
+                                             reduction="none")
+  weights = inputs["weights"].flatten()
+  return (losses * weights).sum() / weights.sum().clamp(min=1.0)
+
+
+def torch_optimizer(torch, params):
+  """(torch.optim.Adafactor at TORCH_LR, "Adafactor"); AdamW where this torch has no Adafactor."""
+  if hasattr(torch.optim, "Adafactor"):
+    return torch.optim.Adafactor(params, lr=TORCH_LR), "Adafactor"
+  return torch.optim.AdamW(params, lr=TORCH_LR), "AdamW"
+
+
+def make_torch_step(torch, transformers, cfg: ModelConfig, batch: dict, attn_implementation: str,
+                    compile_model: bool):
+  """A fresh Llama and optimizer, and step() -> loss: forward, loss, backward, step, zero_grad.
+
+  With compile_model, the forward and the loss (and with them AOTAutograd's backward) go through
+  torch.compile (inductor); the optimizer step stays eager.
+  """
+  torch.manual_seed(0)
+  model = transformers.LlamaForCausalLM(llama_config(transformers, cfg, attn_implementation))
+  model.train()
+  params = sum(p.numel() for p in model.parameters())
+  assert params == cfg.num_params(), f"torch Llama has {params:,} params, flan {cfg.num_params():,}"
+  optimizer, optimizer_name = torch_optimizer(torch, model.parameters())
+  inputs, scale = torch_batch(torch, batch), logit_scale(cfg)
+  loss_fn = lambda: torch_loss(torch, model, inputs, scale)
+  if compile_model:
+    loss_fn = torch.compile(loss_fn)
+
+  def step() -> float:
+    loss = loss_fn()
+    loss.backward()
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return loss.item()
+
+  return step, optimizer_name
+
+
+def time_steps(label: str, step, steps: int) -> tuple[common.Timing, list[common.Timing], float]:
+  """Runs WARMUP_STEPS untimed steps (the first one timed apart), then `steps` timed ones.
+
+  Returns (first step's Timing, the timed steps' Timings, the last loss)."""
+  loss, first = common.timed(step)
+  common.log(f"{label} first step {first.wall:.1f}s, loss {loss:.3f}")
+  for _ in range(WARMUP_STEPS - 1):
+    loss = step()
+  timings = []
+  for i in range(steps):
+    loss, timing = common.timed(step)
+    timings.append(timing)
+    common.log(f"{label} step {i + 1}/{steps}: {1e3 * timing.wall:.1f} ms, "
+               f"{timing.cpu / timing.wall:.2f} CPU-s per s")
+  if not np.isfinite(loss):
+    raise RuntimeError(f"{label} loss is {loss}")
+  return first, timings, loss
+
+
+def run_torch_variant(label: str, modules, bench: Bench, batch: dict, steps: int, peak: dict,
+                      attn_implementation: str, compile_model: bool) -> dict:
+  """Builds and times one variant of the baseline; its figures plus first_step_s, final_loss."""
+  torch, transformers = modules
+  step, optimizer_name = make_torch_step(torch, transformers, bench.config, batch,
+                                         attn_implementation, compile_model)
+  first, timings, loss = time_steps(label, step, steps)
+  figures = step_figures(bench, timings, peak)
+  common.log(f"{label} {figures['step_ms']} ms/step, {figures['tokens_per_s']} tokens/s, "
+             f"MFU {figures['mfu']:.1%} (per CPU-second: {figures['mfu_cpu']:.1%})")
+  return dict(figures, first_step_s=round(first.wall, 2), final_loss=round(loss, 4),
+              optimizer=optimizer_name)
+
+
+def bench_pytorch(name: str, bench: Bench, steps: int, peak: dict, modules,
+                  try_compile: bool) -> dict:
+  """The same-shaped Llama trained by transformers on PyTorch, on the same batch.
+
+  Times every attention implementation of TORCH_ATTENTION in eager mode, keeps the faster, then
+  (with try_compile) the same under torch.compile. The faster of eager and compiled is the
+  baseline: its figures are the entry's top-level ones.
+  """
+  torch, transformers = modules
+  torch.set_num_threads(os.cpu_count())
+  batch = packed_batch(bench.batch, bench.seq_len, bench.config.vocab_size)
+  by_attention = {}
+  for attention in TORCH_ATTENTION:
+    by_attention[attention] = run_torch_variant(f"[{name} torch {attention}]", modules, bench,
+                                                batch, steps, peak, attention, False)
+  attention = max(by_attention, key=lambda a: by_attention[a]["tokens_per_s"])
+  eager = by_attention[attention]
+  compiled, compile_error = None, None
+  if try_compile:
+    try:
+      compiled = run_torch_variant(f"[{name} torch compiled {attention}]", modules, bench, batch,
+                                   steps, peak, attention, True)
+    except Exception as e:  # pylint: disable=broad-except
+      compile_error = f"{type(e).__name__}: {e}".splitlines()[0][:500]
+      common.log(f"[{name}] torch.compile failed, eager is the baseline: {compile_error}")
+  else:
+    compile_error = "skipped (--no-torch-compile)"
+  faster_compiled = compiled is not None and compiled["tokens_per_s"] > eager["tokens_per_s"]
+  baseline = compiled if faster_compiled else eager
+  return dict(
+      {key: baseline[key] for key in FIGURES},
+      baseline="compiled" if faster_compiled else "eager",
+      torch=torch.__version__,
+      transformers=transformers.__version__,
+      threads=torch.get_num_threads(),
+      optimizer=eager["optimizer"],
+      lr=TORCH_LR,
+      attn_implementation=attention,
+      tokens_per_s_by_attention={a: r["tokens_per_s"] for a, r in by_attention.items()},
+      eager=eager,
+      compiled=compiled,
+      compile_error=compile_error,
+  )
+
+
+
+def compare_pytorch(name: str, bench: Bench, steps: int, peak: dict, modules, try_compile: bool,
+                    ours: dict) -> dict:
+  """The entry's baseline keys: "pytorch" (bench_pytorch's entry, None without torch),
+  "speedup_vs_pytorch" (ours / its tokens_per_s) and "speedup_vs_pytorch_cpu" (ours / its
+  mfu_cpu: the same ratio per CPU-second, which moves less with contention)."""
+  if modules is None:
+    return {"pytorch": None, "speedup_vs_pytorch": None, "speedup_vs_pytorch_cpu": None}
+  pytorch = bench_pytorch(name, bench, steps, peak, modules, try_compile)
+  speedup = ours["tokens_per_s"] / pytorch["tokens_per_s"]
+  speedup_cpu = ours["mfu_cpu"] / pytorch["mfu_cpu"]
+  common.log(f"[{name}] flan {ours['tokens_per_s']} vs PyTorch ({pytorch['baseline']}, "
+             f"{pytorch['attn_implementation']} attention) {pytorch['tokens_per_s']} tokens/s: "
+             f"{speedup:.2f}x, per CPU-second {speedup_cpu:.2f}x "
+             f"(target {TARGETS['speedup_vs_pytorch']}x)")
+  return {"pytorch": pytorch, "speedup_vs_pytorch": round(speedup, 3),
+          "speedup_vs_pytorch_cpu": round(speedup_cpu, 3)}
+
+
 def main(argv=None) -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--quick", action="store_true", help="few steps, for a smoke test")
   parser.add_argument("--models", default="demo,small",
                       help=f"comma-separated, from {','.join(BENCHES)}")
   parser.add_argument("--steps", type=int, default=None, help="timed steps per model")
+  parser.add_argument("--no-pytorch", action="store_true",
+                      help="skip the Hugging Face transformers / PyTorch baseline")
+  parser.add_argument("--no-torch-compile", action="store_true",
+                      help="time the PyTorch baseline in eager mode only (no torch.compile)")
   args = parser.parse_args(argv)
   names = [n.strip() for n in args.models.split(",") if n.strip()]
   unknown = [n for n in names if n not in BENCHES]
@@ -163,11 +405,14 @@ def main(argv=None) -> None:
   common.log(f"jax {jax.__version__} on {common.device_name()}")
   load_start = os.getloadavg()[0]
   peak = common.matmul_peak(repeats=3 if args.quick else 5)
-  models = {}
-  for name in names:
-    bench = BENCHES[name]
-    steps = args.steps or (bench.quick_steps if args.quick else bench.steps)
-    models[name] = bench_model(name, bench, steps, peak)
+  steps = {name: args.steps or (BENCHES[name].quick_steps if args.quick else BENCHES[name].steps)
+           for name in names}
+  models = {name: bench_model(name, BENCHES[name], steps[name], peak) for name in names}
+  if not args.no_pytorch:  # After all of ours, so that torch's threads never overlap JAX's.
+    torch_modules = import_torch()
+    for name in names:
+      models[name].update(compare_pytorch(name, BENCHES[name], steps[name], peak, torch_modules,
+                                          not args.no_torch_compile, models[name]))
   end_gflops = common.matmul_rates(1024, repeats=3)["gflops"]  # Drift on a shared machine.
 
   print(json.dumps({
@@ -181,6 +426,7 @@ def main(argv=None) -> None:
       "cores": os.cpu_count(),
       "matmul_gflops_at_end": round(end_gflops, 2),
       "load_avg_1min": [round(load_start, 2), round(os.getloadavg()[0], 2)],  # start, end
+      "targets": TARGETS,
       "models": models,
   }))
 

@@ -17,6 +17,11 @@ the exact feature contract of `seqio.PrefixLMFeatureConverter(pack=True)`:
       decoder_positions         [0, 1, 2, 3, 4, 5, 6, 0, 1, 2, 3, 4, 5, 6, 0]
       decoder_causal_attention  [1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 0, 0]   inputs + 1
 
+Examples that carry a `task_index` (flan/train/data.py tags them with their task) also give
+`task_ids`, 1 + the task index on each of the segment's positions, 0 on padding; with the two
+examples above from tasks 2 and 0:
+      task_ids                  [3, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0]
+
 Inside a row, segments keep stream order; rows come out in the order of their first example.
 Each pool is packed on its own (no state carries over), so the packed stream is a pure function
 of the example stream and tf.data can checkpoint it like any other stage.
@@ -30,6 +35,7 @@ import numpy as np
 
 FEATURES = ("decoder_target_tokens", "decoder_input_tokens", "decoder_loss_weights",
             "decoder_segment_ids", "decoder_positions", "decoder_causal_attention")
+TASK_IDS = "task_ids"  # 1 + the task index of each position's example (0: padding), when tagged
 POOL_SIZE = 1024  # examples packed together; more packs tighter, costs memory and latency
 
 
@@ -67,9 +73,11 @@ def best_fit(lengths, capacity: int) -> list[list[int]]:
 
 
 def assemble(inputs: list[np.ndarray], targets: list[np.ndarray], bins: list[list[int]],
-             length: int) -> dict[str, np.ndarray]:
-  """The decoder features (int32 [len(bins), length]) of examples placed in bins."""
-  out = {name: np.zeros((len(bins), length), np.int32) for name in FEATURES}
+             length: int, task_index=None) -> dict[str, np.ndarray]:
+  """The decoder features (int32 [len(bins), length]) of examples placed in bins; with
+  `task_index` (one int per example) also TASK_IDS."""
+  names = FEATURES if task_index is None else FEATURES + (TASK_IDS,)
+  out = {name: np.zeros((len(bins), length), np.int32) for name in names}
   if not bins:
     return out
   order = [i for b in bins for i in b]
@@ -97,49 +105,60 @@ def assemble(inputs: list[np.ndarray], targets: list[np.ndarray], bins: list[lis
       "decoder_positions": pos,
       "decoder_causal_attention": pos < width + 1,
   }
-  for name in FEATURES:
+  if task_index is not None:
+    values[TASK_IDS] = np.repeat(np.asarray(task_index)[order] + 1, seg_len)
+  for name in names:
     out[name][rows, cols] = values[name]
   return out
 
 
 def pack_examples(examples, inputs_length: int, targets_length: int) -> dict[str, np.ndarray]:
   """Packs a list of {"inputs", "targets"} token lists into rows of inputs + targets length
-  (each feature trimmed to its length first, as SeqIO does)."""
+  (each feature trimmed to its length first, as SeqIO does); examples that all have a
+  "task_index" also give TASK_IDS."""
   inputs = [np.asarray(ex["inputs"], np.int32)[:inputs_length] for ex in examples]
   targets = [np.asarray(ex["targets"], np.int32)[:targets_length] for ex in examples]
   length = inputs_length + targets_length
   lengths = [len(i) + max(len(t), 1) for i, t in zip(inputs, targets)]
-  return assemble(inputs, targets, best_fit(lengths, length), length)
+  tagged = bool(examples) and all("task_index" in ex for ex in examples)
+  task_index = [ex["task_index"] for ex in examples] if tagged else None
+  return assemble(inputs, targets, best_fit(lengths, length), length, task_index)
 
 
-def _pack_pool(in_values, in_splits, tg_values, tg_splits, length):
+def _pack_pool(in_values, in_splits, tg_values, tg_splits, length, task_index=None):
   inputs = [in_values[in_splits[i]:in_splits[i + 1]] for i in range(len(in_splits) - 1)]
   targets = [tg_values[tg_splits[i]:tg_splits[i + 1]] for i in range(len(tg_splits) - 1)]
   lengths = [len(i) + max(len(t), 1) for i, t in zip(inputs, targets)]
-  features = assemble(inputs, targets, best_fit(lengths, int(length)), int(length))
-  return tuple(features[name] for name in FEATURES)
+  features = assemble(inputs, targets, best_fit(lengths, int(length)), int(length), task_index)
+  return tuple(features.values())
 
 
 def pack_dataset(dataset, inputs_length: int, targets_length: int, pool_size: int = POOL_SIZE):
   """tf.data of {"inputs", "targets"} int32 token vectors -> tf.data of packed rows (int32
-  [inputs_length + targets_length] per feature of FEATURES), best-fit within pools."""
+  [inputs_length + targets_length] per feature of FEATURES), best-fit within pools. Examples
+  with a scalar "task_index" also give TASK_IDS."""
   import tensorflow as tf
 
   length = inputs_length + targets_length
-  trimmed = dataset.map(
-      lambda ex: {"inputs": tf.cast(ex["inputs"][:inputs_length], tf.int32),
-                  "targets": tf.cast(ex["targets"][:targets_length], tf.int32)},
-      num_parallel_calls=tf.data.AUTOTUNE)
-  pools = trimmed.ragged_batch(pool_size)
+  tagged = "task_index" in dataset.element_spec
+  names = FEATURES + (TASK_IDS,) if tagged else FEATURES
+
+  def trim(ex):
+    out = {"inputs": tf.cast(ex["inputs"][:inputs_length], tf.int32),
+           "targets": tf.cast(ex["targets"][:targets_length], tf.int32)}
+    if tagged:
+      out["task_index"] = tf.cast(ex["task_index"], tf.int32)
+    return out
+
+  pools = dataset.map(trim, num_parallel_calls=tf.data.AUTOTUNE).ragged_batch(pool_size)
 
   def pack(pool):
-    arrays = tf.numpy_function(
-        _pack_pool, [pool["inputs"].values, pool["inputs"].row_splits, pool["targets"].values,
-                     pool["targets"].row_splits, length],
-        Tout=[tf.int32] * len(FEATURES), stateful=False)
+    args = [pool["inputs"].values, pool["inputs"].row_splits, pool["targets"].values,
+            pool["targets"].row_splits, length] + ([pool["task_index"]] if tagged else [])
+    arrays = tf.numpy_function(_pack_pool, args, Tout=[tf.int32] * len(names), stateful=False)
     for array in arrays:
       array.set_shape([None, length])
-    return dict(zip(FEATURES, arrays))
+    return dict(zip(names, arrays))
 
   return pools.map(pack, num_parallel_calls=tf.data.AUTOTUNE).unbatch()
 

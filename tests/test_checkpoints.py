@@ -12,12 +12,13 @@ import sys
 import time
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import nnx
 
 from flan.model import Decoder, presets
-from flan.train import checkpoints, optimizer as optimizer_lib, step as step_lib, trainer
+from flan.train import checkpoints, data, optimizer as optimizer_lib, step as step_lib, trainer
 
 TINY = presets["tiny"]
 RUN = dict(model=TINY, batch_size=8, inputs_length=96, targets_length=32, learning_rate=3e-3,
@@ -70,6 +71,28 @@ def test_nonfinite_step_is_skipped_or_not():
     np.testing.assert_array_equal(a, b)
   _, after, _ = _one_step(batch, skip=False)
   assert any(np.isnan(a).any() for a in after)
+
+
+def test_nonfinite_step_stops_the_run_naming_its_tasks(tmp_path, synthetic_data_dir,
+                                                      use_data_dir):
+  """A NaN learning rate for step 4's update: step 5's loss is the first NaN, caught at step 6
+  (the next logged step); the error names step 5, the tasks of step 5's batch, checkpoint 3."""
+  use_data_dir(synthetic_data_dir)
+  run = dict(RUN, batch_size=4, log_every=3, checkpoint_every=3,
+             learning_rate=lambda count: jnp.where(count == 3, jnp.nan, 3e-3))
+  with pytest.raises(trainer.TrainingError) as error:
+    trainer.train(model_dir=str(tmp_path / "m"), mixture="mix:synthetic", num_steps=9, **run)
+  batches = data.TrainData("mix:synthetic", inputs_length=96, targets_length=32, batch_size=4,
+                           track_tasks=True)
+  for _ in range(5):
+    next(batches)
+  tasks = batches.last_tasks
+  assert 0 < len(tasks) < len(batches.task_names)  # the batch's tasks, not the mixture's
+  assert str(error.value) == (
+      f"step 5: non-finite loss or gradient (caught at step 6) while training on mix:synthetic; "
+      f"the batch of step 5 held examples of the tasks {', '.join(tasks)}; the last good "
+      f"checkpoint is step 3 in {tmp_path / 'm' / 'checkpoints'} (set on_nonfinite='skip' to "
+      f"skip such updates)")
 
 
 def _train_command(model_dir, num_steps):

@@ -134,6 +134,23 @@ def test_tf_packer_equals_the_numpy_packer_pool_by_pool():
   assert all(r["decoder_segment_ids"].dtype == np.int32 for r in rows)
 
 
+def test_task_ids_cover_each_segment_with_its_task():
+  tagged = [dict(ex, task_index=t) for ex, t in zip(EXAMPLES, [2, 0, 1])]
+  packed = packing.pack_examples(tagged, **{f"{k}_length": v for k, v in LENGTHS.items()})
+  assert packed[packing.TASK_IDS].tolist() == [
+      [3, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0],
+      [2, 2, 2, 2, 2, 2] + [0] * 9,
+  ]
+  # The other features are the untagged ones; the tf.data packer carries the tags the same way.
+  assert rows_of(packed) == rows_of(packing.pack_examples(EXAMPLES, 7, 8))
+  dataset = tf.data.Dataset.from_generator(
+      lambda: iter(tagged), output_signature={"inputs": tf.TensorSpec([None], tf.int32),
+                                              "targets": tf.TensorSpec([None], tf.int32),
+                                              "task_index": tf.TensorSpec([], tf.int32)})
+  rows = list(packing.pack_dataset(dataset, 7, 8).as_numpy_iterator())
+  assert [r[packing.TASK_IDS].tolist() for r in rows] == packed[packing.TASK_IDS].tolist()
+
+
 # --- the pipeline: deterministic, resumable, sharded --------------------------------------------
 
 PIPELINE = dict(inputs_length=96, targets_length=32, batch_size=4)
@@ -193,6 +210,30 @@ def test_restored_pipeline_yields_the_uninterrupted_batches(synthetic, tmp_path,
   assert sorted(p.name for p in state_dir.iterdir()) == [
       "data-000000006.p0.data-00000-of-00001", "data-000000006.p0.index",
       "data-000000006.p0.json"]
+
+
+def test_tracked_batches_are_unchanged_and_name_their_tasks(synthetic):
+  tracked = data.TrainData("mix:synthetic", track_tasks=True, pool_size=64, **PIPELINE)
+  plain = data.TrainData("mix:synthetic", pool_size=64, **PIPELINE)
+  batches = [next(tracked) for _ in range(3)]
+  assert equal_batches(batches, [next(plain) for _ in range(3)])
+  # Each task's own stream (same seed) holds the examples the mixture drew from it: the segments
+  # of the first pool's batches map back to their tasks without the tags.
+  task_of = {}
+  for name in tracked.task_names:
+    stream = data.example_stream(name, inputs_length=96, targets_length=32)
+    for ex in stream.take(64).as_numpy_iterator():
+      task_of.setdefault(tuple(ex["inputs"]) + tuple(ex["targets"]), set()).add(name)
+  tracked = data.TrainData("mix:synthetic", track_tasks=True, pool_size=64, **PIPELINE)
+  for batch in batches:
+    next(tracked)
+    found = set()
+    for row, ids in zip(batch["decoder_target_tokens"], batch["decoder_segment_ids"]):
+      for segment in range(1, ids.max() + 1):
+        found |= task_of[tuple(row[ids == segment])]
+    assert set(tracked.last_tasks) == found
+    assert list(tracked.last_tasks) == sorted(found)
+  assert tracked.task_names == sorted(tracked.task_names) and len(tracked.task_names) == 8
 
 
 def test_host_shards_are_disjoint_and_cover_the_split(synthetic):

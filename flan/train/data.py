@@ -12,6 +12,15 @@ cache when the tasks are cached) are sampled at the mixture's rates, then packed
 (flan/packing.py; `packer="seqio"` gives SeqIO's greedy packing) into rows of inputs_length +
 targets_length, then batched. The stream is deterministic for a seed.
 
+Which tasks a batch came from: with `track_tasks=True` every example is tagged with its task's
+index before mixing (the mixture samples exactly as it would untagged), the packer carries the
+tag per position (packing.TASK_IDS) and TrainData takes it out of the batch again:
+
+    batches = TrainData("mix:synthetic", ..., track_tasks=True)
+    batch = next(batches)   # the same six features, the same values as without tracking
+    batches.last_tasks      # ("flan:synth_comparison", "flan:synth_reviews", ...): the tasks whose
+                            # examples are in that batch, sorted
+
 Resuming: `position()` writes the tf.data iterator's own checkpoint (read position, shuffle
 buffers, packing pools) into `state_dir`, named by the batch count; `TrainData(...,
 start_batch=n, state_dir=...)` restores it, so the resumed stream equals the uninterrupted one
@@ -81,11 +90,47 @@ def is_cached(provider) -> bool:
   return all(t.supports_caching and t.cache_dir for t in tasks)
 
 
+def task_names(provider, split: str = "train") -> list[str]:
+  """The tasks of a SeqIO task or mixture in the order `tag_tasks` indexes them: the mixture's
+  tasks that have `split`, sorted by name (the order seqio.Mixture.get_dataset mixes them in)."""
+  import seqio
+  if not isinstance(provider, seqio.Mixture):
+    return [provider.name]
+  return [t.name for t in provider.tasks if split in t.splits]
+
+
+def tag_tasks(provider):
+  """A copy of a SeqIO task or mixture whose examples carry `task_index` (int32, the place of
+  their task in `task_names`). A mixture samples exactly as the original (same sampling function,
+  rates and seed: tagging maps each task's stream before the sampler draws from them)."""
+  import copy
+
+  import seqio
+  import tensorflow as tf
+
+  def tag(dataset, index):
+    return dataset.map(lambda ex: dict(ex, task_index=tf.constant(index, tf.int32)))
+
+  if not isinstance(provider, seqio.Mixture):
+    class Tagged:
+      def get_dataset(self, **kwargs):
+        return tag(provider.get_dataset(**kwargs), 0)
+    return Tagged()
+  tagged = copy.copy(provider)
+  sample = provider._sample_fn  # seqio.Mixture(sample_fn=...): how the tasks are interleaved
+  tagged._sample_fn = lambda datasets, rates, seed: sample(
+      [tag(d, i) for i, d in enumerate(datasets)], rates, seed)
+  return tagged
+
+
 def example_stream(name: str, *, inputs_length: int, targets_length: int, seed: int = 0,
                    split: str = "train", vocabulary=None, shard_info=None, shuffle: bool = True,
-                   num_epochs: int | None = None, use_cached: bool | None = None):
+                   num_epochs: int | None = None, use_cached: bool | None = None,
+                   tagged: bool = False):
   """tf.data of tokenized {"inputs", "targets"} int32 vectors of a task or mixture (mixed at its
-  rates, trimmed to the lengths, EOS appended). use_cached None: the cache when it exists."""
+  rates, trimmed to the lengths, EOS appended). use_cached None: the cache when it exists.
+  tagged: each example also has "task_index", its task's place in `task_names` (the same
+  stream otherwise)."""
   from flan import mixtures, vocab as vocab_lib
 
   hide_accelerators_from_tf()
@@ -94,28 +139,33 @@ def example_stream(name: str, *, inputs_length: int, targets_length: int, seed: 
   provider = mixtures.get(name, vocabulary)
   if use_cached is None:
     use_cached = is_cached(provider)
-  dataset = provider.get_dataset(
+  dataset = (tag_tasks(provider) if tagged else provider).get_dataset(
       sequence_length={"inputs": inputs_length, "targets": targets_length}, split=split,
       use_cached=use_cached, shuffle=shuffle, seed=seed, shard_info=shard_info,
       num_epochs=num_epochs, try_in_mem_cache=False)  # keeps iterator checkpoints small
-  return dataset.map(lambda ex: {"inputs": ex["inputs"], "targets": ex["targets"]})
+  keep = ("inputs", "targets", "task_index") if tagged else ("inputs", "targets")
+  return dataset.map(lambda ex: {k: ex[k] for k in keep})
 
 
 def packed_dataset(name: str, *, inputs_length: int, targets_length: int, batch_size: int,
                    seed: int = 0, split: str = "train", vocabulary=None, shard_info=None,
                    pack: bool = True, shuffle: bool = True, num_epochs: int | None = None,
                    packer: str = "best_fit", pool_size: int = packing.POOL_SIZE,
-                   use_cached: bool | None = None):
-  """A tf.data.Dataset of batched decoder features (full batches only) for a task or mixture."""
+                   use_cached: bool | None = None, tagged: bool = False):
+  """A tf.data.Dataset of batched decoder features (full batches only) for a task or mixture.
+  tagged: the batches also hold packing.TASK_IDS (best-fit packing only)."""
   import seqio
   import tensorflow as tf
 
   if packer not in PACKERS:
     raise ValueError(f"packer must be one of {PACKERS}, got {packer!r}")
+  if tagged and (packer != "best_fit" or not pack):
+    raise ValueError("task tags are carried by the best-fit packer only (packer='best_fit', "
+                     "pack=True)")
   examples = example_stream(
       name, inputs_length=inputs_length, targets_length=targets_length, seed=seed, split=split,
       vocabulary=vocabulary, shard_info=shard_info, shuffle=shuffle, num_epochs=num_epochs,
-      use_cached=use_cached)
+      use_cached=use_cached, tagged=tagged)
   if not pack:
     converter = seqio.PrefixLMFeatureConverter(pack=False, loss_on_targets_only=True)
     rows = converter(examples, {"inputs": inputs_length, "targets": targets_length})
@@ -131,13 +181,23 @@ def packed_dataset(name: str, *, inputs_length: int, targets_length: int, batch_
   return batches.with_options(options)
 
 
-def to_global(batch: dict[str, np.ndarray], sharding) -> dict:
+def to_global(batch: dict[str, np.ndarray], sharding, whole: bool = False) -> dict:
   """This host's rows of a batch -> global jax.Arrays split over the mesh's batch axes.
 
   On one host that is the whole batch; on a pod slice every host passes its own shard (read
   with `seqio.ShardInfo`) and the arrays span all hosts.
+
+  whole: every host passes the same, whole global batch (each read the unsharded stream) and
+  each of its devices takes its own rows of it, so the hosts together feed exactly that batch
+  (the global arrays equal the one-host ones, whatever the mesh):
+
+      batch rows [0..7], 2 hosts x 2 devices, batch over 4 devices:
+      host 0's devices hold rows [0, 1] and [2, 3], host 1's [4, 5] and [6, 7]
   """
   import jax
+  if whole:
+    return {k: jax.make_array_from_callback(v.shape, sharding, lambda index, v=v: v[index])
+            for k, v in batch.items()}
   return {k: jax.make_array_from_process_local_data(sharding, v) for k, v in batch.items()}
 
 
@@ -146,23 +206,36 @@ class TrainData:
 
   `state_dir` (optional, e.g. <model_dir>/data_state) holds the iterator states `position()`
   writes, `data-<batches>.p<host>.*`, with a JSON note of the pipeline configuration; the newest
-  KEEP_STATES are kept. Each host of a multi-host run writes its own.
+  KEEP_STATES are kept. Each host of a multi-host run writes its own: `host` (default: the
+  shard's index, else 0) names its files.
+
+  track_tasks: `task_names` lists the stream's tasks and after each batch `last_tasks` names
+  those whose examples it holds (see the module docstring); the batches are unchanged.
   """
 
   def __init__(self, name: str, *, inputs_length: int, targets_length: int, batch_size: int,
                seed: int = 0, vocabulary=None, shard_info=None, start_batch: int = 0,
                state_dir=None, packer: str = "best_fit", pool_size: int = packing.POOL_SIZE,
-               use_cached: bool | None = None):
+               use_cached: bool | None = None, track_tasks: bool = False,
+               host: int | None = None):
     self._dataset = packed_dataset(
         name, inputs_length=inputs_length, targets_length=targets_length, batch_size=batch_size,
         seed=seed, vocabulary=vocabulary, shard_info=shard_info, packer=packer,
-        pool_size=pool_size, use_cached=use_cached)
+        pool_size=pool_size, use_cached=use_cached, tagged=track_tasks)
     shard = None if shard_info is None else [shard_info.index, shard_info.num_shards]
     self._config = {"name": name, "inputs_length": inputs_length,
                     "targets_length": targets_length, "batch_size": batch_size, "seed": seed,
                     "shard": shard, "packer": packer, "pool_size": pool_size,
-                    "vocabulary": _vocabulary_fingerprint(vocabulary)}
-    self._host = 0 if shard_info is None else shard_info.index
+                    "vocabulary": _vocabulary_fingerprint(vocabulary),
+                    "track_tasks": track_tasks}
+    self.task_names = None
+    if track_tasks:
+      from flan import mixtures
+      self.task_names = task_names(mixtures.get(name, vocabulary))
+    self.last_tasks: tuple[str, ...] = ()
+    if host is None:
+      host = 0 if shard_info is None else shard_info.index
+    self._host = host
     self._state_dir = None if state_dir is None else str(state_dir)
     self._iterator = iter(self._dataset)
     self._batches = 0
@@ -175,6 +248,9 @@ class TrainData:
 
   def __next__(self) -> dict[str, np.ndarray]:
     batch = {k: v.numpy() for k, v in next(self._iterator).items()}
+    if self.task_names is not None:
+      ids = batch.pop(packing.TASK_IDS)
+      self.last_tasks = tuple(self.task_names[i - 1] for i in np.unique(ids[ids > 0]))
     self._batches += 1
     return batch
 

@@ -9,6 +9,13 @@ writes into `model_dir`:
                            learning rate, gradient norm, packing efficiency, tokens/s
 A second call with the same `model_dir` resumes from the latest complete checkpoint. SIGTERM
 (preemption) saves a checkpoint at the current step and returns cleanly.
+
+On several hosts (`jax.distributed.initialize()` first) every host runs the same call. With
+host_input="shard" (the default) each host reads its own shard of the data (`seqio.ShardInfo`)
+and feeds batch_size / hosts rows of every global batch; with host_input="global" every host
+reads the whole stream and feeds its devices' rows of each global batch, so the run sees exactly
+the batches of a one-host run (the same losses on any number of hosts; each host packs the
+whole batch).
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import signal
 from typing import Callable
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
@@ -75,12 +83,31 @@ def host_shard():
   return seqio.ShardInfo(index=jax.process_index(), num_shards=jax.process_count())
 
 
+HOST_INPUTS = ("shard", "global")
+
+
 def host_batch_size(batch_size: int) -> int:
   """Rows of the global batch this host reads and feeds (every host the same number)."""
   if batch_size % jax.process_count():
     raise TrainingError(f"batch_size {batch_size} does not divide over {jax.process_count()} "
                         f"hosts")
   return batch_size // jax.process_count()
+
+
+@jax.jit
+def _first_nonfinite(first, finite, step):
+  """The first step (> 0) whose loss or gradient was not finite, or 0: tracked on device."""
+  return jnp.where((first == 0) & ~finite, step, first)
+
+
+def batch_tasks(task_names: list[str], tasks: tuple[str, ...]) -> list[str]:
+  """The task names of a batch on every host (a union over hosts of each host's rows)."""
+  if jax.process_count() == 1:
+    return sorted(tasks)
+  from jax.experimental import multihost_utils
+  mask = np.array([name in tasks for name in task_names])
+  union = np.any(multihost_utils.process_allgather(mask), axis=0)
+  return [name for name, held in zip(task_names, union) if held]
 
 
 def _progress(total: int, initial: int, enabled: bool):
@@ -99,19 +126,29 @@ def train(*, model_dir: str, mixture: str, model: ModelConfig, num_steps: int,
           mesh_shape: tuple[int, int, int] = (-1, 1, 1), axis_rules=None,
           on_nonfinite: str = "stop", peak_flops_per_device: float | None = None,
           tensorboard: bool = True, vocabulary: str | None = None,
-          init_from: str | None = None, progress: bool = True) -> dict:
+          init_from: str | None = None, progress: bool = True,
+          host_input: str = "shard") -> dict:
   """Trains `model` on `mixture` for `num_steps` steps (resuming), returns the last metrics.
 
   init_from: a model directory (`flan import hf` or `flan export params` output, or another run)
   whose latest parameters a new run starts from, with a fresh optimizer state; ignored once
   `model_dir` has a checkpoint of its own.
 
-  on_nonfinite: "stop" raises at the first logged/checkpointed step whose loss or gradient is
-  not finite, naming the last good checkpoint; "skip" leaves parameters and optimizer state
-  unchanged for such a step and goes on.
+  on_nonfinite: "stop" raises at the first logged/checkpointed step after a step whose loss or
+  gradient is not finite, naming that step, the tasks whose examples its batch held and the last
+  good checkpoint; "skip" leaves parameters and optimizer state unchanged for such a step and
+  goes on.
+
+  host_input: how the hosts of a multi-host run read the data (no difference on one host):
+  "shard", each host its own `seqio.ShardInfo` shard and batch_size / hosts rows per step (the
+  normal mode: each host packs only its share); "global", every host the whole stream, each
+  feeding its devices' rows of every global batch (the batches of a one-host run, whatever the
+  number of hosts; every host packs the whole batch).
   """
   if on_nonfinite not in ("stop", "skip"):
     raise TrainingError(f"on_nonfinite must be 'stop' or 'skip', got {on_nonfinite!r}")
+  if host_input not in HOST_INPUTS:
+    raise TrainingError(f"host_input must be one of {HOST_INPUTS}, got {host_input!r}")
   model_dir = pathlib.Path(model_dir)
   if init_from and pathlib.Path(init_from).absolute() == model_dir.absolute():
     raise TrainingError(f"model_dir {model_dir} is init_from itself; train into a new directory")
@@ -124,6 +161,10 @@ def train(*, model_dir: str, mixture: str, model: ModelConfig, num_steps: int,
   schedule = learning_rate if callable(learning_rate) else optax.constant_schedule(learning_rate)
   mesh = partitioning.make_mesh(mesh_shape)
   rules = tuple(axis_rules) if axis_rules else partitioning.DEFAULT_RULES
+  try:
+    partitioning.check_batch(batch_size, mesh, rules, microbatches)
+  except ValueError as e:
+    raise TrainingError(str(e)) from None
   graphdef, tx, state, shardings = step_lib.build_state(
       model, lambda axes: optimizer(learning_rate=schedule, axes=axes), seed, mesh, rules)
   batch_sharding = partitioning.batch_sharding(mesh, rules)
@@ -149,14 +190,17 @@ def train(*, model_dir: str, mixture: str, model: ModelConfig, num_steps: int,
     ckpt.close()
     return {"step": start_step}
 
+  sharded = host_input == "shard"
   batches = data.TrainData(mixture, inputs_length=inputs_length, targets_length=targets_length,
-                           batch_size=host_batch_size(batch_size), seed=data_seed,
-                           vocabulary=vocab, shard_info=host_shard(), start_batch=start_batch,
-                           state_dir=model_dir / "data_state")
+                           batch_size=host_batch_size(batch_size) if sharded else batch_size,
+                           seed=data_seed, vocabulary=vocab,
+                           shard_info=host_shard() if sharded else None, start_batch=start_batch,
+                           state_dir=model_dir / "data_state", track_tasks=True,
+                           host=jax.process_index())
   train_step = step_lib.make_train_step(
       graphdef, tx, z_loss=z_loss, normalization=loss_normalization, microbatches=microbatches,
       skip_nonfinite=on_nonfinite == "skip", state_shardings=shardings,
-      batch_sharding=batch_sharding)
+      batch_sharding=batch_sharding, rules=rules)
   logger = metrics_lib.MetricsLogger(
       model_dir, flops_per_token=model.flops_per_token(inputs_length + targets_length),
       peak_flops=peak_flops_per_device, tensorboard=tensorboard,
@@ -167,12 +211,22 @@ def train(*, model_dir: str, mixture: str, model: ModelConfig, num_steps: int,
             "vocabulary": vocab_lib.fingerprint(vocabulary)}
     ckpt.save(at_step, state, meta, force=force)
 
-  def check_finite(at_step: int, metrics: dict):
-    if on_nonfinite == "stop" and not bool(jax.device_get(metrics["finite"])):
+  # Between two checks: the first non-finite step (on device, no sync per step) and the tasks
+  # of every step's batch (on this host).
+  first_bad, fed_tasks = np.int32(0), {}
+
+  def check_finite(at_step: int):
+    nonlocal first_bad, fed_tasks
+    if on_nonfinite == "stop" and (bad := int(jax.device_get(first_bad))):
+      tasks = ", ".join(batch_tasks(batches.task_names, fed_tasks[bad]))
+      caught = "" if bad == at_step else f" (caught at step {at_step})"
+      ckpt.wait()  # an asynchronous save still in flight is the last good checkpoint too
       raise TrainingError(
-          f"step {at_step}: non-finite loss or gradient while training on {mixture}; the last "
-          f"good checkpoint is step {ckpt.latest_step()} in {ckpt.directory} (set "
-          f"on_nonfinite='skip' to skip such updates)")
+          f"step {bad}: non-finite loss or gradient{caught} while training on {mixture}; the "
+          f"batch of step {bad} held examples of the tasks {tasks}; the last good checkpoint "
+          f"is step {ckpt.latest_step()} in {ckpt.directory} (set on_nonfinite='skip' to skip "
+          f"such updates)")
+    first_bad, fed_tasks = np.int32(0), {}
 
   last = {}
   bar = _progress(num_steps, start_step, progress)
@@ -180,12 +234,16 @@ def train(*, model_dir: str, mixture: str, model: ModelConfig, num_steps: int,
     for step in range(start_step + 1, num_steps + 1):
       batch = next(batches)
       check_batch(batch, step)
-      state, metrics = train_step(state, data.to_global(batch, batch_sharding))
+      state, metrics = train_step(state, data.to_global(batch, batch_sharding,
+                                                        whole=not sharded))
       logger.add(metrics, batch)
+      if on_nonfinite == "stop":
+        first_bad = _first_nonfinite(first_bad, metrics["finite"], np.int32(step))
+        fed_tasks[step] = batches.last_tasks
       log_now = step % log_every == 0 or step == num_steps
       save_now = ckpt.should_save(step) or step == num_steps or preemption.requested
       if log_now or save_now:
-        check_finite(step, metrics)
+        check_finite(step)
       if log_now:
         last = logger.write(step, metrics, float(schedule(step - 1)))
         bar.set_postfix(loss=f"{last['loss']:.3f}", acc=f"{last['accuracy']:.3f}")
