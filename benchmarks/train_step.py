@@ -145,8 +145,9 @@ def bench_model(name: str, bench: Bench, steps: int, peak: dict) -> dict:
   """Builds the real train step for `bench`, times it, returns its JSON entry."""
   cfg, batch_size, seq_len = bench.config, bench.batch, bench.seq_len
   common.log(f"[{name}] building: {cfg.num_params():,} params, batch {batch_size} x {seq_len}")
-  tx = opt.adafactor(1e-3)
-  graphdef, state = step_lib.init_state(Decoder(cfg, rngs=nnx.Rngs(0)), tx)
+  model = Decoder(cfg, rngs=nnx.Rngs(0))
+  tx = opt.adafactor(1e-3, axes=step_lib.param_axes(model))  # factored by names, as the trainer
+  graphdef, state = step_lib.init_state(model, tx)
   train_step = step_lib.make_train_step(graphdef, tx)
   batch = jax.device_put(packed_batch(batch_size, seq_len, cfg.vocab_size))
   run = lambda state: common.timed(lambda: train_step(state, batch))

@@ -90,7 +90,7 @@ def test_small_and_1d_parameters_are_not_factored():
 
 @pytest.mark.parametrize("axes, want", [
     (("vocab", "embed"), adafactor.FactorSpec((1,), (0,), (), True)),
-    (("layers", "heads", "kv", "embed"), adafactor.FactorSpec((3,), (1, 2), (0,), True)),
+    (("layers", "heads", "kv", "embed"), adafactor.FactorSpec((3,), (1, 2), (0,), True, stacked=True)),
     (None, adafactor.FactorSpec((1,), (2,), (0,), True)),
 ])
 def test_factor_roles_follow_axis_names(axes, want):

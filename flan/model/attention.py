@@ -28,7 +28,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from flan.model.config import ModelConfig
-from flan.model.layers import compute_weight, logical_param
+from flan.model.layers import compute_weight, dense, logical_param
 from flan.model.rope import apply_rope
 from flan.model.sharding import KEYS, QUERIES, RESIDUAL, constrain
 
@@ -140,9 +140,9 @@ class Attention(nnx.Module):
     """Queries [B, L, H, Dh] (RoPE'd, scaled by Dh**-0.5), keys and values [B, L, K, Dh]."""
     cfg = self.config
     w = lambda p: compute_weight(p, self.dtype)
-    q = jnp.einsum("bld,dhk->blhk", x, w(self.query))           # [B, L, H, Dh]
-    k = jnp.einsum("bld,dhk->blhk", x, w(self.key))             # [B, L, K, Dh]
-    v = jnp.einsum("bld,dhk->blhk", x, w(self.value))           # [B, L, K, Dh]
+    q = dense(x, w(self.query))                                  # [B, L, H, Dh]
+    k = dense(x, w(self.key))                                    # [B, L, K, Dh]
+    v = dense(x, w(self.value))                                  # [B, L, K, Dh]
     q = apply_rope(q, positions, cfg.rope_theta)
     k = apply_rope(k, positions, cfg.rope_theta)
     q = q * jnp.asarray(cfg.head_dim ** -0.5, self.dtype)
@@ -161,5 +161,5 @@ class Attention(nnx.Module):
     probs = jax.nn.softmax(scores, axis=-1).astype(self.dtype)
     attended = jnp.einsum("bkgqs,bskd->bqkgd", probs, v)        # [B, Lq, K, G, Dh]
     attended = constrain(attended.reshape(batch, length, cfg.num_heads, cfg.head_dim), QUERIES)
-    out = jnp.einsum("blhk,hkd->bld", attended, compute_weight(self.out, self.dtype))  # [B, Lq, D]
+    out = dense(attended, compute_weight(self.out, self.dtype), contract=2)  # [B, Lq, D]
     return constrain(out, RESIDUAL)

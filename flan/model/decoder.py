@@ -28,7 +28,7 @@ from flax import nnx
 
 from flan.model.attention import Attention, attention_mask, extend_mask
 from flan.model.config import ModelConfig
-from flan.model.layers import Embedding, RMSNorm, compute_weight, logical_param
+from flan.model.layers import Embedding, RMSNorm, compute_weight, dense, logical_param
 from flan.model.mlp import Mlp
 from flan.model.sharding import LOGITS, RESIDUAL, constrain
 
@@ -166,8 +166,7 @@ class Decoder(nnx.Module):
     if cfg.tie_embeddings:
       return constrain(self.embed.attend(x, scale_logits=cfg.scale_tied_logits), LOGITS)
     unembed = compute_weight(self.unembed, x.dtype)
-    return constrain(jnp.einsum("bld,dv->blv", x, unembed, preferred_element_type=jnp.float32),
-                     LOGITS)
+    return constrain(dense(x, unembed, preferred_element_type=jnp.float32), LOGITS)
 
   def init_cache(self, batch_size: int, length: int) -> DecodeCache:
     """An empty cache of `length` slots per row."""

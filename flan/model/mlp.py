@@ -5,7 +5,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from flan.model.config import ModelConfig
-from flan.model.layers import compute_weight, logical_param
+from flan.model.layers import compute_weight, dense, logical_param
 from flan.model.sharding import HIDDEN, RESIDUAL, constrain
 
 
@@ -33,7 +33,7 @@ class Mlp(nnx.Module):
   def __call__(self, x: jax.Array) -> jax.Array:
     """x: [B, L, D] -> [B, L, D], in config.dtype."""
     w = lambda p: compute_weight(p, self.dtype)
-    gate = self.activation(jnp.einsum("bld,df->blf", x, w(self.wi_0)))  # [B, L, F]
-    linear = jnp.einsum("bld,df->blf", x, w(self.wi_1))              # [B, L, F]
+    gate = self.activation(dense(x, w(self.wi_0)))               # [B, L, F]
+    linear = dense(x, w(self.wi_1))                               # [B, L, F]
     hidden = constrain(gate * linear, HIDDEN)
-    return constrain(jnp.einsum("blf,fd->bld", hidden, w(self.wo)), RESIDUAL)  # [B, L, D]
+    return constrain(dense(hidden, w(self.wo)), RESIDUAL)         # [B, L, D]

@@ -50,6 +50,7 @@ class FactorSpec(NamedTuple):
   columns: tuple[int, ...]
   batch: tuple[int, ...]
   factored: bool
+  stacked: bool = False  # named "layers" first: a scanned stack, updated layer by layer
 
 
 def factor_spec(shape: tuple[int, ...], axes: tuple[str | None, ...] | None,
@@ -69,7 +70,8 @@ def factor_spec(shape: tuple[int, ...], axes: tuple[str | None, ...] | None,
   size = lambda dims: math.prod(shape[d] for d in dims)
   factored = bool(rows and columns and size(rows) >= min_dim_size_to_factor
                   and size(columns) >= min_dim_size_to_factor)
-  return FactorSpec(rows, columns, batch, factored)
+  stacked = bool(axes) and len(axes) == len(shape) > 1 and axes[0] == "layers"
+  return FactorSpec(rows, columns, batch, factored, stacked)
 
 
 class AdafactorState(NamedTuple):
@@ -133,7 +135,7 @@ def logical_adafactor(learning_rate: float | optax.Schedule, axes: Any, *,
     lr = schedule(state.count)
 
     def one(g, p, v_row, v_col, v, s):
-      if s.batch == (0,) and g.ndim > 1:
+      if s.stacked:
         return layer_by_layer(g, p, v_row, v_col, v, s)
       g = g.astype(jnp.float32)
       g2 = jnp.square(g) + epsilon1
@@ -155,8 +157,8 @@ def logical_adafactor(learning_rate: float | optax.Schedule, axes: Any, *,
     def layer_by_layer(g, p, v_row, v_col, v, s):
       """`one` for a [layers, ...] parameter, one layer per iteration of a loop that writes each
       layer's update over its gradient (the stack's update reuses the gradient's buffer)."""
-      inner = FactorSpec(tuple(d - 1 for d in s.rows), tuple(d - 1 for d in s.columns), (),
-                         s.factored)
+      inner = FactorSpec(tuple(d - 1 for d in s.rows), tuple(d - 1 for d in s.columns),
+                         tuple(d - 1 for d in s.batch if d), s.factored)
       take = lambda a, i: jax.lax.dynamic_index_in_dim(a, i, keepdims=False)
       put = lambda a, x, i: jax.lax.dynamic_update_index_in_dim(a, x.astype(a.dtype), i, 0)
 

@@ -22,15 +22,52 @@ import jax.numpy as jnp
 NORMALIZATIONS = ("tokens", "sequences", "sum", "constant")
 
 
-def token_losses(logits: jax.Array, targets: jax.Array, z_loss: float = 0.0):
-  """Per-token cross-entropy and log-partition, both float32 [B, L]."""
-  logits = logits.astype(jnp.float32)
-  log_z = jax.nn.logsumexp(logits, axis=-1)
+@jax.custom_vjp
+def log_z_and_target(logits: jax.Array, targets: jax.Array):
+  """(log Z, the target's logit, the largest logit), float32 [B, L] each, of logits [B, L, V].
+
+  The backward pass is one elementwise pass over [B, L, V]:
+      d logits = g_log_z * softmax(logits) + g_target * one_hot(targets)
+  where autodiff of logsumexp and take_along_axis would add a scatter into a zero [B, L, V]
+  buffer and more passes over the logits (the largest of the step's activations). The largest
+  logit (for accuracy) gets no gradient.
+  """
+  return _log_z_and_target(logits, targets)
+
+
+def _log_z_and_target(logits, targets):
+  largest = jnp.max(logits, axis=-1)
+  log_z = largest + jnp.log(jnp.sum(jnp.exp(logits - largest[..., None]), axis=-1))
   target_logits = jnp.take_along_axis(logits, targets[..., None], axis=-1)[..., 0]
+  return log_z, target_logits, largest
+
+
+def _log_z_and_target_fwd(logits, targets):
+  log_z, target_logits, largest = _log_z_and_target(logits, targets)
+  return (log_z, target_logits, largest), (logits, targets, log_z)
+
+
+def _log_z_and_target_bwd(residuals, cotangents):
+  logits, targets, log_z = residuals
+  g_log_z, g_target, _ = cotangents
+  vocab = jax.lax.broadcasted_iota(jnp.int32, logits.shape, logits.ndim - 1)
+  softmax = jnp.exp(logits - log_z[..., None])
+  d_logits = g_log_z[..., None] * softmax + jnp.where(vocab == targets[..., None],
+                                                      g_target[..., None], 0.0)
+  return d_logits, None
+
+
+log_z_and_target.defvjp(_log_z_and_target_fwd, _log_z_and_target_bwd)
+
+
+def token_losses(logits: jax.Array, targets: jax.Array, z_loss: float = 0.0):
+  """Per-token cross-entropy, log-partition and whether the target is the most likely token
+  (its logit is the largest), float32 / float32 / bool [B, L]."""
+  log_z, target_logits, largest = log_z_and_target(logits.astype(jnp.float32), targets)
   losses = log_z - target_logits
   if z_loss:
     losses = losses + z_loss * jnp.square(log_z)
-  return losses, log_z
+  return losses, log_z, target_logits >= largest
 
 
 def denominator(weights: jax.Array, normalization: str = "tokens", constant: float = 1.0):
@@ -50,9 +87,9 @@ def loss_terms(logits, targets, weights, *, z_loss: float = 0.0, normalization: 
                constant: float = 1.0):
   """(numerator, denominator, metrics) of the weighted cross-entropy."""
   weights = weights.astype(jnp.float32)
-  losses, _ = token_losses(logits, targets, z_loss)
-  plain, _ = token_losses(logits, targets) if z_loss else (losses, None)
-  correct = (jnp.argmax(logits, axis=-1) == targets).astype(jnp.float32)
+  losses, log_z, correct = token_losses(logits, targets, z_loss)
+  plain = losses - z_loss * jnp.square(log_z) if z_loss else losses
+  correct = correct.astype(jnp.float32)
   num_tokens = jnp.sum(weights)
   metrics = {
       "loss_sum": jnp.sum(plain * weights),          # cross-entropy only, for per-token reporting
@@ -68,7 +105,7 @@ def per_example_loss(logits, targets, weights, segment_ids):
   Used by tests to check that packing changes nothing: the loss of an example is the same
   whether it sits alone in a row or packed with others.
   """
-  losses, _ = token_losses(logits, targets)
+  losses, _, _ = token_losses(logits, targets)
   weights = weights.astype(jnp.float32)
   max_segments = int(segment_ids.max()) + 1
   one_hot = jax.nn.one_hot(segment_ids, max_segments, dtype=jnp.float32)  # [B, L, S]
