@@ -11,6 +11,12 @@ Measures, in one run and side by side:
                 compiled and warmed up, then N steps timed one by one (block_until_ready on the
                 new state and metrics). step_ms is the fastest step, like the best-of-N peak:
                 other processes only ever add time. step_ms_median is reported beside it.
+                `small` trains as configs/runs/train.gin does (loss_capacity 0.5: the output
+                projection and vocabulary softmax only at the loss positions, half of these
+                rows); `small_full_logits` is the same step with logits at every position.
+                Both count model FLOPs by the convention below, whatever the step skips
+                (logits nobody's loss uses, key blocks after a causal query block), as MFU
+                does; the PyTorch baseline computes all of them.
   pytorch       after all of flan's models, the same model as transformers' LlamaForCausalLM
                 (config from flan.export.mapping.hf_config, float32, tied embeddings kept tied;
                 the parameter count is checked against cfg.num_params()) on the same batch:
@@ -38,6 +44,7 @@ Measures, in one run and side by side:
                 contention. On an idle machine mfu ~ mfu_cpu * cpu_per_wall / cores, where
                 cpu_per_wall (median over steps) is how many cores the step kept busy.
   speedup_vs_pytorch      ours / the baseline's tokens_per_s (TARGETS: at least 1.2)
+  speedup_vs_pytorch_eager  ours / eager PyTorch's tokens_per_s (transformers as users run it)
   speedup_vs_pytorch_cpu  ours / the baseline's mfu_cpu: the ratio per CPU-second, steadier on a
                           shared machine (but PyTorch's OpenMP threads wait worse than XLA's
                           under contention, so its wall-clock rate suffers more than this shows)
@@ -79,14 +86,19 @@ class Bench:
   seq_len: int
   steps: int
   quick_steps: int
+  loss_capacity: float | None = None  # make_train_step's: logits only at loss positions
 
 
 BENCHES = {
     "demo": Bench(ModelConfig(vocab_size=2048, num_layers=4, d_model=128, num_heads=4,
                               num_kv_heads=4, head_dim=32, d_ff=384),
                   batch=16, seq_len=128, steps=20, quick_steps=3),
+    # As configs/runs/train.gin trains: logits only at the loss positions (half of these rows).
     "small": Bench(dataclasses.replace(presets["small"], dtype="float32"),
-                   batch=4, seq_len=512, steps=4, quick_steps=1),
+                   batch=4, seq_len=512, steps=4, quick_steps=1, loss_capacity=0.5),
+    # The same step computing logits at every position (the T5X default).
+    "small_full_logits": Bench(dataclasses.replace(presets["small"], dtype="float32"),
+                               batch=4, seq_len=512, steps=4, quick_steps=1),
 }
 
 WARMUP_STEPS = 2  # The first compiles; the second runs the compiled step once more.
@@ -148,7 +160,7 @@ def bench_model(name: str, bench: Bench, steps: int, peak: dict) -> dict:
   model = Decoder(cfg, rngs=nnx.Rngs(0))
   tx = opt.adafactor(1e-3, axes=step_lib.param_axes(model))  # factored by names, as the trainer
   graphdef, state = step_lib.init_state(model, tx)
-  train_step = step_lib.make_train_step(graphdef, tx)
+  train_step = step_lib.make_train_step(graphdef, tx, loss_capacity=bench.loss_capacity)
   batch = jax.device_put(packed_batch(batch_size, seq_len, cfg.vocab_size))
   run = lambda state: common.timed(lambda: train_step(state, batch))
 
@@ -174,6 +186,7 @@ def bench_model(name: str, bench: Bench, steps: int, peak: dict) -> dict:
       "batch": batch_size,
       "seq_len": seq_len,
       "dtype": cfg.dtype,
+      "loss_capacity": bench.loss_capacity,
       "steps": steps,
       "compile_s": round(compile_timing.wall, 2),
       "flops_per_token": cfg.flops_per_token(seq_len),
@@ -370,27 +383,35 @@ def bench_pytorch(name: str, bench: Bench, steps: int, peak: dict, modules,
 
 
 def compare_pytorch(name: str, bench: Bench, steps: int, peak: dict, modules, try_compile: bool,
-                    ours: dict) -> dict:
+                    ours: dict, baselines: dict) -> dict:
   """The entry's baseline keys: "pytorch" (bench_pytorch's entry, None without torch),
-  "speedup_vs_pytorch" (ours / its tokens_per_s) and "speedup_vs_pytorch_cpu" (ours / its
-  mfu_cpu: the same ratio per CPU-second, which moves less with contention)."""
+  "speedup_vs_pytorch" (ours / its tokens_per_s), "speedup_vs_pytorch_eager" (ours / eager
+  PyTorch's) and "speedup_vs_pytorch_cpu" (ours / its mfu_cpu: the same ratio per CPU-second,
+  which moves less with contention). Entries of the same shape share one baseline run
+  (`baselines`, keyed by config and batch shape)."""
   if modules is None:
-    return {"pytorch": None, "speedup_vs_pytorch": None, "speedup_vs_pytorch_cpu": None}
-  pytorch = bench_pytorch(name, bench, steps, peak, modules, try_compile)
+    return {"pytorch": None, "speedup_vs_pytorch": None, "speedup_vs_pytorch_eager": None,
+            "speedup_vs_pytorch_cpu": None}
+  shape = (bench.config, bench.batch, bench.seq_len)
+  if shape not in baselines:
+    baselines[shape] = bench_pytorch(name, bench, steps, peak, modules, try_compile)
+  pytorch = baselines[shape]
   speedup = ours["tokens_per_s"] / pytorch["tokens_per_s"]
+  speedup_eager = ours["tokens_per_s"] / pytorch["eager"]["tokens_per_s"]
   speedup_cpu = ours["mfu_cpu"] / pytorch["mfu_cpu"]
   common.log(f"[{name}] flan {ours['tokens_per_s']} vs PyTorch ({pytorch['baseline']}, "
              f"{pytorch['attn_implementation']} attention) {pytorch['tokens_per_s']} tokens/s: "
              f"{speedup:.2f}x, per CPU-second {speedup_cpu:.2f}x "
              f"(target {TARGETS['speedup_vs_pytorch']}x)")
   return {"pytorch": pytorch, "speedup_vs_pytorch": round(speedup, 3),
+          "speedup_vs_pytorch_eager": round(speedup_eager, 3),
           "speedup_vs_pytorch_cpu": round(speedup_cpu, 3)}
 
 
 def main(argv=None) -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--quick", action="store_true", help="few steps, for a smoke test")
-  parser.add_argument("--models", default="demo,small",
+  parser.add_argument("--models", default="demo,small,small_full_logits",
                       help=f"comma-separated, from {','.join(BENCHES)}")
   parser.add_argument("--steps", type=int, default=None, help="timed steps per model")
   parser.add_argument("--no-pytorch", action="store_true",
@@ -410,10 +431,10 @@ def main(argv=None) -> None:
            for name in names}
   models = {name: bench_model(name, BENCHES[name], steps[name], peak) for name in names}
   if not args.no_pytorch:  # After all of ours, so that torch's threads never overlap JAX's.
-    torch_modules = import_torch()
+    torch_modules, baselines = import_torch(), {}
     for name in names:
       models[name].update(compare_pytorch(name, BENCHES[name], steps[name], peak, torch_modules,
-                                          not args.no_torch_compile, models[name]))
+                                          not args.no_torch_compile, models[name], baselines))
   end_gflops = common.matmul_rates(1024, repeats=3)["gflops"]  # Drift on a shared machine.
 
   print(json.dumps({

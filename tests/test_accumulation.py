@@ -54,3 +54,20 @@ def test_normalizations_scale_the_loss():
   total = losses["sum"]
   np.testing.assert_allclose([losses["tokens"], losses["sequences"], losses["constant"]],
                              [total / 28, total / 8, total / 100], rtol=1e-6)
+
+
+@pytest.mark.parametrize("capacity", [0.5, 0.25])
+def test_loss_capacity_gives_the_full_update(capacity):
+  """Logits only at loss positions: every row of batch() has at most 7 of 16 loss tokens, so
+  0.5 (8 slots) takes the compact path and 0.25 (4 slots) falls back to the full projection;
+  both equal the plain step."""
+  module = Decoder(presets["tiny"], rngs=nnx.Rngs(0))
+  tx = optimizer_lib.adafactor(0.01, axes=step_lib.param_axes(module))
+  graphdef, state = step_lib.init_state(module, tx)
+  results = [step_lib.make_train_step(graphdef, tx, donate=False, z_loss=1e-3,
+                                      loss_capacity=c)(state, batch()) for c in (None, capacity)]
+  (want_state, want), (got_state, got) = jax.device_get(results)
+  for a, b in zip(jax.tree.leaves(want_state["params"]), jax.tree.leaves(got_state["params"])):
+    np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+  for key in ("loss", "grad_norm", "correct_tokens", "target_tokens"):
+    np.testing.assert_allclose(got[key], want[key], rtol=1e-5)

@@ -41,3 +41,12 @@ def test_correct_tokens_are_the_argmax():
   want = jnp.sum(jnp.argmax(logits, axis=-1) == targets)
   assert metrics["correct_tokens"] == want
   assert 0 < want < 21
+
+
+def test_loss_positions_exact():
+  weights = jnp.array([[0, 1, 1, 0, 1, 0], [1, 0, 0, 0, 0, 0]])
+  index, valid, fits = loss_lib.loss_positions(weights, 4)
+  np.testing.assert_array_equal(index, [[1, 2, 4, 0], [0, 1, 2, 3]])
+  np.testing.assert_array_equal(valid, [[True, True, True, False], [True, False, False, False]])
+  assert bool(fits)
+  assert not bool(loss_lib.loss_positions(weights, 2)[2])

@@ -8,13 +8,14 @@
 
 from flan.model.config import ModelConfig, presets
 from flan.model.decoder import Block, Decoder
-from flan.model.features import forward_features, segment_ids_and_positions
+from flan.model.features import forward_features, hidden_features, segment_ids_and_positions
 
 __all__ = [
     "Block",
     "Decoder",
     "ModelConfig",
     "forward_features",
+    "hidden_features",
     "presets",
     "segment_ids_and_positions",
 ]

@@ -27,6 +27,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from flan.model import attention_core
 from flan.model.config import ModelConfig
 from flan.model.layers import compute_weight, dense, logical_param
 from flan.model.rope import apply_rope
@@ -113,7 +114,7 @@ class Attention(nnx.Module):
       [B, L, D] in config.dtype.
     """
     q, k, v = self._project(x, positions)
-    return self._attend(q, k, v, mask)
+    return self._attend(q, k, v, mask, causal=True)
 
   def extend(self, x: jax.Array, positions: jax.Array, mask: jax.Array, key_cache: jax.Array,
              value_cache: jax.Array, index: jax.Array):
@@ -148,18 +149,23 @@ class Attention(nnx.Module):
     q = q * jnp.asarray(cfg.head_dim ** -0.5, self.dtype)
     return constrain(q, QUERIES), constrain(k, KEYS), constrain(v, KEYS)
 
-  def _attend(self, q: jax.Array, k: jax.Array, v: jax.Array, mask: jax.Array) -> jax.Array:
-    """q [B, Lq, H, Dh], k and v [B, Lk, K, Dh], mask bool [B, Lq, Lk] -> [B, Lq, D]."""
+  def _attend(self, q: jax.Array, k: jax.Array, v: jax.Array, mask: jax.Array,
+              causal: bool = False) -> jax.Array:
+    """q [B, Lq, H, Dh], k and v [B, Lk, K, Dh], mask bool [B, Lq, Lk] -> [B, Lq, D].
+
+    causal: the mask is causal self-attention's (Lq == Lk, nothing above the diagonal), so key
+    blocks after a query block are skipped (attention_core.attend_causal)."""
     cfg = self.config
     batch, length = q.shape[:2]
     groups = cfg.num_heads // cfg.num_kv_heads
-    # Query head h = kv_head * groups + g uses key/value head kv_head.
-    q = q.reshape(batch, length, cfg.num_kv_heads, groups, cfg.head_dim)  # [B, Lq, K, G, Dh]
-    scores = jnp.einsum("bqkgd,bskd->bkgqs", q, k,
-                        preferred_element_type=jnp.float32)    # [B, K, G, Lq, Lk] float32
-    scores = jnp.where(mask[:, None, None, :, :], scores, NEG_INF)
-    probs = jax.nn.softmax(scores, axis=-1).astype(self.dtype)
-    attended = jnp.einsum("bkgqs,bskd->bqkgd", probs, v)        # [B, Lq, K, G, Dh]
+    # Query head h = kv_head * groups + g uses key/value head kv_head; head-major for the core.
+    q = q.reshape(batch, length, cfg.num_kv_heads, groups, cfg.head_dim)
+    q = q.transpose(0, 2, 3, 1, 4)                                 # [B, K, G, Lq, Dh]
+    k, v = k.transpose(0, 2, 1, 3), v.transpose(0, 2, 1, 3)        # [B, K, Lk, Dh]
+    bias = jnp.where(mask, 0.0, NEG_INF).astype(jnp.float32)      # [B, Lq, Lk]
+    core = attention_core.attend_causal if causal else attention_core.attend
+    attended = core(q, k, v, bias)                                 # [B, K, G, Lq, Dh]
+    attended = attended.transpose(0, 3, 1, 2, 4)                   # [B, Lq, K, G, Dh]
     attended = constrain(attended.reshape(batch, length, cfg.num_heads, cfg.head_dim), QUERIES)
     out = dense(attended, compute_weight(self.out, self.dtype), contract=2)  # [B, Lq, D]
     return constrain(out, RESIDUAL)

@@ -139,6 +139,11 @@ class Decoder(nnx.Module):
     Returns:
       float32 [B, L, V]. Rows of padding positions are finite but meaningless.
     """
+    return self.output_logits(self.hidden(tokens, segment_ids, positions))
+
+  def hidden(self, tokens: jax.Array, segment_ids: jax.Array, positions: jax.Array) -> jax.Array:
+    """The final-normed hidden states [B, L, D] that `output_logits` projects (same arguments
+    as `__call__`): the train step projects only the positions that carry loss."""
     cfg = self.config
     mask = attention_mask(segment_ids)                          # bool [B, L, L]
     x = constrain(self.embed(tokens), RESIDUAL)                 # [B, L, D]
@@ -150,7 +155,7 @@ class Decoder(nnx.Module):
       for block in self.blocks:
         graphdef, block_params = nnx.split(block)
         x = block_fn(graphdef, cfg.remat)(block_params, x, mask, positions)
-    return self.output_logits(self.final_norm(x))
+    return self.final_norm(x)
 
   def layers(self) -> list[Block]:
     """The blocks in order, one Block per layer (a scanned model's are slices of its stack)."""

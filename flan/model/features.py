@@ -41,6 +41,11 @@ def segment_ids_and_positions(batch: Mapping[str, jax.Array]) -> tuple[jax.Array
 
 def forward_features(model: Decoder, batch: Mapping[str, jax.Array]) -> jax.Array:
   """Logits float32 [B, L, V] for a SeqIO decoder feature dict (numpy or jax arrays)."""
+  return model.output_logits(hidden_features(model, batch))
+
+
+def hidden_features(model: Decoder, batch: Mapping[str, jax.Array]) -> jax.Array:
+  """The final-normed hidden states [B, L, D] for a SeqIO decoder feature dict."""
   tokens = jnp.asarray(batch["decoder_input_tokens"], jnp.int32)
   segment_ids, positions = segment_ids_and_positions(batch)
-  return model(tokens, segment_ids, positions)
+  return model.hidden(tokens, segment_ids, positions)

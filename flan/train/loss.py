@@ -99,6 +99,23 @@ def loss_terms(logits, targets, weights, *, z_loss: float = 0.0, normalization: 
   return jnp.sum(losses * weights), denominator(weights, normalization, constant), metrics
 
 
+def loss_positions(weights: jax.Array, capacity: int):
+  """The first `capacity` loss-bearing positions of every row, to compute logits only there.
+
+    weights [B, L] -> index int32 [B, C], valid bool [B, C], fits bool []
+
+  For weights [[0, 1, 1, 0, 1, 0], [1, 0, 0, 0, 0, 0]] and capacity 4:
+    index [[1, 2, 4, 0], [0, 1, 2, 3]]    loss positions first, in order, then the others
+    valid [[T, T, T, F], [T, F, F, F]]
+    fits  True                            (False when some row has more than C loss positions)
+  """
+  carries = weights > 0
+  index = jnp.argsort(~carries, axis=1, stable=True)[:, :capacity].astype(jnp.int32)
+  counts = jnp.sum(carries, axis=1)
+  valid = jnp.arange(capacity)[None, :] < counts[:, None]
+  return index, valid, jnp.all(counts <= capacity)
+
+
 def per_example_loss(logits, targets, weights, segment_ids):
   """Mean target-token loss of each packed segment: {segment id: loss} as arrays [B, S].
 

@@ -14,6 +14,7 @@ the target EOS).
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any, Callable
 
 import jax
@@ -21,7 +22,7 @@ import jax.numpy as jnp
 import optax
 from flax import nnx
 
-from flan.model import forward_features
+from flan.model import forward_features, hidden_features
 from flan.train import loss as loss_lib
 
 State = dict[str, Any]
@@ -81,7 +82,8 @@ def model_logits(graphdef, params, batch) -> jax.Array:
 def make_train_step(graphdef, optimizer: optax.GradientTransformation, *, z_loss: float = 0.0,
                     normalization: str = "tokens", constant: float = 1.0, microbatches: int = 1,
                     donate: bool = True, skip_nonfinite: bool = False, state_shardings=None,
-                    batch_sharding=None, rules=None) -> Callable[[State, dict], tuple[State, dict]]:
+                    batch_sharding=None, rules=None,
+                    loss_capacity: float | None = None) -> Callable[[State, dict], tuple[State, dict]]:
   """A jitted `train_step(state, batch) -> (state, metrics)`.
 
   With `microbatches` > 1 the batch is split along its rows and the gradient of the summed loss
@@ -91,16 +93,38 @@ def make_train_step(graphdef, optimizer: optax.GradientTransformation, *, z_loss
   where it is (donated), the batch arrives split over the batch axes, activations are pinned by
   their logical names through `rules` (default partitioning.DEFAULT_RULES; see
   flan/model/sharding.py) and gradients are placed like the parameters.
+
+  With `loss_capacity` c (0 < c <= 1) the output projection and the softmax over the vocabulary
+  run only at the first ceil(c * L) loss-bearing positions of each row (loss.loss_positions):
+  in FLAN batches most positions are inputs, whose logits no loss uses. A batch with a row of
+  more loss positions takes the full projection instead (both are compiled; `lax.cond` picks),
+  so the loss and gradients are those of the full computation either way.
   """
   from flan.model import sharding as sharding_lib
   from flan.train import partitioning
 
-  def numerator_fn(params, batch):
-    logits = model_logits(graphdef, params, batch)
+  def terms(model, hidden, targets, weights):
     numerator, _, metrics = loss_lib.loss_terms(
-        logits, batch["decoder_target_tokens"], batch["decoder_loss_weights"], z_loss=z_loss,
+        model.output_logits(hidden), targets, weights, z_loss=z_loss,
         normalization=normalization, constant=constant)
     return numerator, metrics
+
+  def numerator_fn(params, batch):
+    model = nnx.merge(graphdef, params)
+    hidden = hidden_features(model, batch)                                   # [B, L, D]
+    targets, weights = batch["decoder_target_tokens"], batch["decoder_loss_weights"]
+    if loss_capacity is None:
+      return terms(model, hidden, targets, weights)
+    capacity = min(targets.shape[1], math.ceil(loss_capacity * targets.shape[1]))
+    index, valid, fits = loss_lib.loss_positions(weights, capacity)        # [B, C]
+
+    def at_loss_positions(hidden):
+      take = lambda x: jnp.take_along_axis(x, index.reshape(index.shape + (1,) * (x.ndim - 2)),
+                                           axis=1)
+      return terms(model, take(hidden), take(targets), take(weights) * valid)
+
+    return jax.lax.cond(fits, at_loss_positions,
+                        lambda hidden: terms(model, hidden, targets, weights), hidden)
 
   grad_fn = jax.grad(numerator_fn, has_aux=True)
 

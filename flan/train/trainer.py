@@ -127,7 +127,7 @@ def train(*, model_dir: str, mixture: str, model: ModelConfig, num_steps: int,
           on_nonfinite: str = "stop", peak_flops_per_device: float | None = None,
           tensorboard: bool = True, vocabulary: str | None = None,
           init_from: str | None = None, progress: bool = True,
-          host_input: str = "shard") -> dict:
+          host_input: str = "shard", loss_capacity: float | None = None) -> dict:
   """Trains `model` on `mixture` for `num_steps` steps (resuming), returns the last metrics.
 
   init_from: a model directory (`flan import hf` or `flan export params` output, or another run)
@@ -138,6 +138,10 @@ def train(*, model_dir: str, mixture: str, model: ModelConfig, num_steps: int,
   gradient is not finite, naming that step, the tasks whose examples its batch held and the last
   good checkpoint; "skip" leaves parameters and optimizer state unchanged for such a step and
   goes on.
+
+  loss_capacity: compute logits only at the first ceil(c * length) loss positions of each row
+  (`step.make_train_step`; exact: a batch with more falls back to every position). FLAN rows
+  are mostly inputs, so 0.5 (configs/runs/train.gin) skips at least half the output projection.
 
   host_input: how the hosts of a multi-host run read the data (no difference on one host):
   "shard", each host its own `seqio.ShardInfo` shard and batch_size / hosts rows per step (the
@@ -200,7 +204,7 @@ def train(*, model_dir: str, mixture: str, model: ModelConfig, num_steps: int,
   train_step = step_lib.make_train_step(
       graphdef, tx, z_loss=z_loss, normalization=loss_normalization, microbatches=microbatches,
       skip_nonfinite=on_nonfinite == "skip", state_shardings=shardings,
-      batch_sharding=batch_sharding, rules=rules)
+      batch_sharding=batch_sharding, rules=rules, loss_capacity=loss_capacity)
   logger = metrics_lib.MetricsLogger(
       model_dir, flops_per_token=model.flops_per_token(inputs_length + targets_length),
       peak_flops=peak_flops_per_device, tensorboard=tensorboard,
