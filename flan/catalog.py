@@ -112,6 +112,16 @@ class DatasetSpec:
     return tuple(options) if options else None
 
   @property
+  def num_options(self) -> int | None:
+    """How many answers a classification entry chooses from: its fixed options, else the
+    adapter's declared `num_options` (options that vary per example, e.g. ARC's four choices);
+    None for generation (and for classification over open sets, e.g. ReCoRD's entities)."""
+    if self.options is not None:
+      return len(self.options)
+    declared = self.adapter.get("num_options")
+    return int(declared) if declared else None
+
+  @property
   def train_templates(self) -> tuple[Template, ...]:
     return self.templates
 

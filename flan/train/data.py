@@ -210,7 +210,9 @@ class TrainData:
   shard's index, else 0) names its files.
 
   track_tasks: `task_names` lists the stream's tasks and after each batch `last_tasks` names
-  those whose examples it holds (see the module docstring); the batches are unchanged.
+  those whose examples it holds and `last_task_ids` (int32 [B, L]) gives each position's task
+  as 1 + its index in task_names, 0 on padding (see the module docstring); the batches are
+  unchanged.
   """
 
   def __init__(self, name: str, *, inputs_length: int, targets_length: int, batch_size: int,
@@ -233,6 +235,7 @@ class TrainData:
       from flan import mixtures
       self.task_names = task_names(mixtures.get(name, vocabulary))
     self.last_tasks: tuple[str, ...] = ()
+    self.last_task_ids: np.ndarray | None = None
     if host is None:
       host = 0 if shard_info is None else shard_info.index
     self._host = host
@@ -249,7 +252,7 @@ class TrainData:
   def __next__(self) -> dict[str, np.ndarray]:
     batch = {k: v.numpy() for k, v in next(self._iterator).items()}
     if self.task_names is not None:
-      ids = batch.pop(packing.TASK_IDS)
+      ids = self.last_task_ids = batch.pop(packing.TASK_IDS)
       self.last_tasks = tuple(self.task_names[i - 1] for i in np.unique(ids[ids > 0]))
     self._batches += 1
     return batch

@@ -84,8 +84,13 @@ def denominator(weights: jax.Array, normalization: str = "tokens", constant: flo
 
 
 def loss_terms(logits, targets, weights, *, z_loss: float = 0.0, normalization: str = "tokens",
-               constant: float = 1.0):
-  """(numerator, denominator, metrics) of the weighted cross-entropy."""
+               constant: float = 1.0, scale=None):
+  """(numerator, denominator, metrics) of the weighted cross-entropy.
+
+  scale: optional float32 [B, L] multiplying each token's loss in the numerator only (per-task
+  loss scaling, flan/train/task_scaling.py); the denominator and the reported loss_sum stay
+  those of the plain cross-entropy.
+  """
   weights = weights.astype(jnp.float32)
   losses, log_z, correct = token_losses(logits, targets, z_loss)
   plain = losses - z_loss * jnp.square(log_z) if z_loss else losses
@@ -96,7 +101,9 @@ def loss_terms(logits, targets, weights, *, z_loss: float = 0.0, normalization: 
       "target_tokens": num_tokens,
       "correct_tokens": jnp.sum(correct * weights),
   }
-  return jnp.sum(losses * weights), denominator(weights, normalization, constant), metrics
+  numerator_weights = weights if scale is None else weights * scale.astype(jnp.float32)
+  return (jnp.sum(losses * numerator_weights), denominator(weights, normalization, constant),
+          metrics)
 
 
 def loss_positions(weights: jax.Array, capacity: int):

@@ -4,6 +4,7 @@
     batch = SeqIO decoder features, int32 [B, L]:
       decoder_input_tokens, decoder_target_tokens, decoder_loss_weights,
       decoder_segment_ids, decoder_positions
+      (optional) decoder_loss_scale, float32 [B, L]: per-token loss factors (task_scaling.py)
     new_state, metrics = train_step(state, batch)
 
 The model sees `decoder_input_tokens` (BOS = 0 at the start of each packed segment) with the
@@ -26,6 +27,7 @@ from flan.model import forward_features, hidden_features
 from flan.train import loss as loss_lib
 
 State = dict[str, Any]
+LOSS_SCALE = "decoder_loss_scale"  # optional float32 [B, L] batch feature: per-token loss factor
 
 
 def init_state(model: nnx.Module, optimizer: optax.GradientTransformation) -> tuple[Any, State]:
@@ -103,28 +105,30 @@ def make_train_step(graphdef, optimizer: optax.GradientTransformation, *, z_loss
   from flan.model import sharding as sharding_lib
   from flan.train import partitioning
 
-  def terms(model, hidden, targets, weights):
+  def terms(model, hidden, targets, weights, scale):
     numerator, _, metrics = loss_lib.loss_terms(
         model.output_logits(hidden), targets, weights, z_loss=z_loss,
-        normalization=normalization, constant=constant)
+        normalization=normalization, constant=constant, scale=scale)
     return numerator, metrics
 
   def numerator_fn(params, batch):
     model = nnx.merge(graphdef, params)
     hidden = hidden_features(model, batch)                                   # [B, L, D]
     targets, weights = batch["decoder_target_tokens"], batch["decoder_loss_weights"]
+    scale = batch.get(LOSS_SCALE)
     if loss_capacity is None:
-      return terms(model, hidden, targets, weights)
+      return terms(model, hidden, targets, weights, scale)
     capacity = min(targets.shape[1], math.ceil(loss_capacity * targets.shape[1]))
     index, valid, fits = loss_lib.loss_positions(weights, capacity)        # [B, C]
 
     def at_loss_positions(hidden):
       take = lambda x: jnp.take_along_axis(x, index.reshape(index.shape + (1,) * (x.ndim - 2)),
                                            axis=1)
-      return terms(model, take(hidden), take(targets), take(weights) * valid)
+      return terms(model, take(hidden), take(targets), take(weights) * valid,
+                   None if scale is None else take(scale))
 
     return jax.lax.cond(fits, at_loss_positions,
-                        lambda hidden: terms(model, hidden, targets, weights), hidden)
+                        lambda hidden: terms(model, hidden, targets, weights, scale), hidden)
 
   grad_fn = jax.grad(numerator_fn, has_aux=True)
 

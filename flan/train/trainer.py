@@ -127,7 +127,8 @@ def train(*, model_dir: str, mixture: str, model: ModelConfig, num_steps: int,
           on_nonfinite: str = "stop", peak_flops_per_device: float | None = None,
           tensorboard: bool = True, vocabulary: str | None = None,
           init_from: str | None = None, progress: bool = True,
-          host_input: str = "shard", loss_capacity: float | None = None) -> dict:
+          host_input: str = "shard", loss_capacity: float | None = None,
+          task_loss_scaling: bool = False) -> dict:
   """Trains `model` on `mixture` for `num_steps` steps (resuming), returns the last metrics.
 
   init_from: a model directory (`flan import hf` or `flan export params` output, or another run)
@@ -142,6 +143,10 @@ def train(*, model_dir: str, mixture: str, model: ModelConfig, num_steps: int,
   loss_capacity: compute logits only at the first ceil(c * length) loss positions of each row
   (`step.make_train_step`; exact: a batch with more falls back to every position). FLAN rows
   are mostly inputs, so 0.5 (configs/runs/train.gin) skips at least half the output projection.
+
+  task_loss_scaling: divide each task's loss by log(n), n its number of options or the vocabulary
+  size (flan/train/task_scaling.py; configs/experiments/task_loss_scaling.gin). Off in the
+  FLAN recipe.
 
   host_input: how the hosts of a multi-host run read the data (no difference on one host):
   "shard", each host its own `seqio.ShardInfo` shard and batch_size / hosts rows per step (the
@@ -201,6 +206,12 @@ def train(*, model_dir: str, mixture: str, model: ModelConfig, num_steps: int,
                            shard_info=host_shard() if sharded else None, start_batch=start_batch,
                            state_dir=model_dir / "data_state", track_tasks=True,
                            host=jax.process_index())
+  scales = None
+  if task_loss_scaling:
+    from flan.train import task_scaling
+    scales = task_scaling.loss_scales(batches.task_names, vocab.vocab_size)
+    print("task loss scales: " + ", ".join(f"{name} {factor:.3f}" for name, factor
+                                           in zip(batches.task_names, scales[1:])))
   train_step = step_lib.make_train_step(
       graphdef, tx, z_loss=z_loss, normalization=loss_normalization, microbatches=microbatches,
       skip_nonfinite=on_nonfinite == "skip", state_shardings=shardings,
@@ -238,6 +249,8 @@ def train(*, model_dir: str, mixture: str, model: ModelConfig, num_steps: int,
     for step in range(start_step + 1, num_steps + 1):
       batch = next(batches)
       check_batch(batch, step)
+      if scales is not None:
+        batch[step_lib.LOSS_SCALE] = scales[batches.last_task_ids]
       state, metrics = train_step(state, data.to_global(batch, batch_sharding,
                                                         whole=not sharded))
       logger.add(metrics, batch)
