@@ -332,7 +332,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
   argv = list(sys.argv[1:] if argv is None else argv)
-  from flan import gin_utils
+  from flan import gin_utils, host_memory
+  host_memory.keep_freed_memory()  # before JAX and TensorFlow start threads; see host_memory.py
   try:
     gin_bindings, argv = gin_utils.split_gin_flags(argv)
   except gin_utils.GinError as e:
