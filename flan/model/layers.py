@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from flan.model import lowp
 from flan.model.sharding import constrain
 
 
@@ -48,14 +49,20 @@ def dense(x: jax.Array, kernel: jax.Array, contract: int = 1, transpose_kernel: 
   """
   if transpose_kernel:
     out_shape, in_shape = kernel.shape[:kernel.ndim - contract], kernel.shape[kernel.ndim - contract:]
-    matrix = kernel.reshape(math.prod(out_shape), math.prod(in_shape)).T
   else:
     in_shape, out_shape = kernel.shape[:contract], kernel.shape[contract:]
-    matrix = kernel.reshape(math.prod(in_shape), math.prod(out_shape))
   assert x.shape[x.ndim - contract:] == in_shape, (x.shape, kernel.shape)
   lead = x.shape[:x.ndim - contract]
-  y = jnp.dot(x.reshape(math.prod(lead), matrix.shape[0]), matrix,
-              preferred_element_type=preferred_element_type)
+  x2 = x.reshape(math.prod(lead), math.prod(in_shape))
+  if transpose_kernel:
+    kernel2 = kernel.reshape(math.prod(out_shape), math.prod(in_shape))         # [O, I]
+  else:
+    kernel2 = kernel.reshape(math.prod(in_shape), math.prod(out_shape))         # [I, O]
+  if lowp.is_low_precision(x.dtype) and kernel.dtype == x.dtype:
+    y = lowp.matmul(x2, kernel2, transpose_kernel, preferred_element_type or x.dtype)
+  else:
+    y = jnp.dot(x2, kernel2.T if transpose_kernel else kernel2,
+                preferred_element_type=preferred_element_type)
   return y.reshape(lead + out_shape)
 
 
