@@ -3,6 +3,7 @@ reused without page faults (measured in fresh subprocesses, so the settings stay
 
 import ctypes.util
 import json
+import os
 import pathlib
 import platform
 import subprocess
@@ -76,3 +77,32 @@ def test_with_it_a_reallocated_block_reuses_its_pages():
   first, *again = page_faults_per_round("keep")
   assert first >= FIRST_TOUCH_FAULTS, first
   assert all(faults < REUSE_FAULTS for faults in again), again
+
+
+def test_accelerator_hosts_are_left_alone(monkeypatch):
+  """JAX_PLATFORMS decides first (its first platform); without it, device files would."""
+  from flan import host_memory
+  monkeypatch.setenv("JAX_PLATFORMS", "tpu,cpu")
+  assert host_memory.on_accelerator_host()
+  monkeypatch.setenv("JAX_PLATFORMS", "cuda")
+  assert host_memory.on_accelerator_host()
+  monkeypatch.setenv("JAX_PLATFORMS", "cpu")
+  assert not host_memory.on_accelerator_host()
+  monkeypatch.setenv("JAX_PLATFORMS", "")
+  monkeypatch.setattr(host_memory.glob, "glob",
+                      lambda pattern: ["/dev/accel0"] if pattern == "/dev/accel*" else [])
+  assert host_memory.on_accelerator_host()
+  monkeypatch.setattr(host_memory.glob, "glob", lambda pattern: [])
+  assert not host_memory.on_accelerator_host()
+
+
+@requires_glibc
+def test_switched_off_or_on_an_accelerator_host_it_does_nothing():
+  """FLAN_KEEP_FREED_MEMORY=0 or JAX_PLATFORMS=tpu: nothing applied, blocks fault again."""
+  code = ("import json; from flan import host_memory as h; "
+          "print(json.dumps([h.keep_freed_memory(), h._applied]))")
+  for env in ({"FLAN_KEEP_FREED_MEMORY": "0"}, {"JAX_PLATFORMS": "tpu"}):
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=REPO_ROOT, timeout=60, env={**os.environ, **env})
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == [False, False], env
