@@ -53,14 +53,16 @@ def median(values) -> float:
   return statistics.median(values)
 
 
-def matmul_rates(n: int, repeats: int) -> dict:
-  """GFLOP/s of a jitted float32 [n, n] x [n, n] `jnp.dot` (2 * n**3 FLOPs), after a warm-up.
+def matmul_rates(n: int, repeats: int, dtype: str = "float32") -> dict:
+  """GFLOP/s of a jitted [n, n] x [n, n] `jnp.dot` (2 * n**3 FLOPs) in `dtype`, accumulated and
+  returned in float32 (bfloat16 operands: preferred_element_type=float32, as flan's model
+  computes), after a warm-up.
 
   Returns {"gflops": best wall-clock rate, "gflops_per_cpu_s": median rate per CPU-second}.
   """
-  dot = jax.jit(jnp.dot)
-  a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
-  b = jax.random.normal(jax.random.key(1), (n, n), jnp.float32)
+  dot = jax.jit(lambda a, b: jnp.dot(a, b, preferred_element_type=jnp.float32))
+  a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32).astype(dtype)
+  b = jax.random.normal(jax.random.key(1), (n, n), jnp.float32).astype(dtype)
   jax.block_until_ready(dot(a, b))
   timings = [timed(lambda: dot(a, b))[1] for _ in range(repeats)]
   flops = 2 * n ** 3
@@ -68,17 +70,18 @@ def matmul_rates(n: int, repeats: int) -> dict:
           "gflops_per_cpu_s": median(flops / max(t.cpu, 1e-9) / 1e9 for t in timings)}
 
 
-def matmul_peak(sizes: tuple[int, ...] = (1024, 2048, 3072), repeats: int = 5) -> dict:
-  """This machine's float32 matmul peak over square `jnp.dot`s of `sizes`.
+def matmul_peak(sizes: tuple[int, ...] = (1024, 2048, 3072), repeats: int = 5,
+                dtype: str = "float32") -> dict:
+  """This machine's matmul peak in `dtype` over square `jnp.dot`s of `sizes`.
 
   Returns {"gflops", "size", "by_size", "gflops_per_cpu_s"}: the best wall-clock GFLOP/s, the
   size that reached it, the best of every size, and the best per-CPU-second rate of any size.
   """
   by_size, per_cpu_s = {}, {}
   for n in sizes:
-    rates = matmul_rates(n, repeats)
+    rates = matmul_rates(n, repeats, dtype)
     by_size[n], per_cpu_s[n] = rates["gflops"], rates["gflops_per_cpu_s"]
-    log(f"matmul {n}x{n} float32: {by_size[n]:.1f} GFLOP/s (best of {repeats}), "
+    log(f"matmul {n}x{n} {dtype}: {by_size[n]:.1f} GFLOP/s (best of {repeats}), "
         f"{per_cpu_s[n]:.1f} GFLOP per CPU-second")
   size = max(by_size, key=by_size.get)
   return {"gflops": by_size[size], "size": size, "by_size": by_size,

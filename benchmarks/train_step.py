@@ -6,27 +6,32 @@ and against the same-shaped Llama trained with Hugging Face transformers on PyTo
 
 Measures, in one run and side by side:
 
-  matmul peak   the best float32 FLOP/s of a jitted square `jnp.dot` (see common.matmul_peak)
+  matmul peak   per compute dtype, the best FLOP/s of a jitted square `jnp.dot` accumulated in
+                float32 (bfloat16 operands with preferred_element_type=float32, as the model
+                computes; see common.matmul_peak). Each entry's MFU is against its dtype's peak.
   each model    `flan.train.step.make_train_step` with T5X Adafactor on a packed-looking batch:
                 compiled and warmed up, then N steps timed one by one (block_until_ready on the
                 new state and metrics). step_ms is the fastest step, like the best-of-N peak:
                 other processes only ever add time. step_ms_median is reported beside it.
-                `small` trains as configs/runs/train.gin does (loss_capacity 0.5: the output
-                projection and vocabulary softmax only at the loss positions, half of these
-                rows); `small_full_logits` is the same step with logits at every position.
-                Both count model FLOPs by the convention below, whatever the step skips
+                `small` trains as configs/runs/train.gin does (bfloat16 compute with float32
+                parameters, loss_capacity 0.5: the output projection and vocabulary softmax
+                only at the loss positions, half of these rows); `small_full_logits` is the
+                same step with logits at every position; `small_f32` computes in float32.
+                All count model FLOPs by the convention below, whatever the step skips
                 (logits nobody's loss uses, key blocks after a causal query block), as MFU
                 does; the PyTorch baseline computes all of them.
   pytorch       after all of flan's models, the same model as transformers' LlamaForCausalLM
-                (config from flan.export.mapping.hf_config, float32, tied embeddings kept tied;
-                the parameter count is checked against cfg.num_params()) on the same batch:
-                input_ids = decoder_input_tokens, position_ids = decoder_positions, and a 4-D
-                additive float mask [B, 1, L, L] from the segment ids (block-diagonal causal),
-                so it computes the same function as flan's packed attention. The loss is
-                computed from the logits like flan's (float32 cross-entropy weighted by
-                decoder_loss_weights / loss tokens; tied logits scaled by 1/sqrt(D)).
-                torch.optim.Adafactor at lr 1e-3 (AdamW where torch has none); one step is
-                forward, loss, backward, optimizer.step, zero_grad; torch.set_num_threads(cores).
+                (config from flan.export.mapping.hf_config, float32 parameters, tied embeddings
+                kept tied; the parameter count is checked against cfg.num_params()) on the same
+                batch: input_ids = decoder_input_tokens, position_ids = decoder_positions, and a
+                4-D additive float mask [B, 1, L, L] from the segment ids (block-diagonal
+                causal), so it computes the same function as flan's packed attention. A
+                bfloat16 entry's baseline runs forward and loss under torch.autocast("cpu",
+                bfloat16), PyTorch's own mixed precision. The loss is computed from the logits
+                like flan's (float32 cross-entropy weighted by decoder_loss_weights / loss
+                tokens; tied logits scaled by 1/sqrt(D)). torch.optim.Adafactor at lr 1e-3
+                (AdamW where torch has none); one step is forward, loss, backward,
+                optimizer.step, zero_grad; torch.set_num_threads(cores).
                 Both "sdpa" and "eager" attention are timed (WARMUP_STEPS, then N steps); the
                 faster is kept and timed again under torch.compile (inductor; forward + loss,
                 hence the AOTAutograd backward; the optimizer stays eager). The faster of eager
@@ -34,29 +39,38 @@ Measures, in one run and side by side:
                 `eager`, `compiled` (null with `compile_error` when it fails or is skipped) and
                 `tokens_per_s_by_attention` keep the rest. Same FLOP convention, same peak.
 
+Both sides run in this one process after `flan.host_memory.keep_freed_memory()` (as `flan`
+does): glibc keeps freed memory mapped, so neither XLA's nor PyTorch's step page-faults its
+buffers anew each step (both got faster by it, PyTorch's bfloat16 step by about a sixth).
+
   tokens_per_s  batch * seq_len / step time
   gflops        tokens_per_s * cfg.flops_per_token(seq_len) / 1e9  (6 * matmul params + full
                 attention, the MFU convention of flan/model/config.py)
-  mfu           gflops / matmul_peak_gflops (wall-clock; reads low when other processes load the
-                machine during the steps but not during the peak)
+  mfu           gflops / matmul_peak_gflops of the entry's dtype (wall-clock; reads low when
+                other processes load the machine during the steps but not during the peak)
   mfu_cpu       the same ratio per CPU-second of this process: step FLOPs / step CPU time over
                 matmul FLOPs / matmul CPU time (median over steps). It does not move with
                 contention. On an idle machine mfu ~ mfu_cpu * cpu_per_wall / cores, where
                 cpu_per_wall (median over steps) is how many cores the step kept busy.
-  speedup_vs_pytorch      ours / the baseline's tokens_per_s (TARGETS: at least 1.2)
-  speedup_vs_pytorch_eager  ours / eager PyTorch's tokens_per_s (transformers as users run it)
+  speedup_vs_pytorch      ours / the baseline's tokens_per_s, same precision (TARGETS: 1.2)
+  speedup_vs_pytorch_eager  ours / eager PyTorch's tokens_per_s, same precision
+  speedup_vs_pytorch_float32_eager  (bfloat16 entries, when small_f32 ran) ours / float32 eager
+                          PyTorch's: transformers as it trains out of the box
   speedup_vs_pytorch_cpu  ours / the baseline's mfu_cpu: the ratio per CPU-second, steadier on a
                           shared machine (but PyTorch's OpenMP threads wait worse than XLA's
                           under contention, so its wall-clock rate suffers more than this shows)
 
-matmul_gflops_at_end (the 1024 matmul after the models) and load_avg_1min (start, end) show how
-busy the machine was; `targets` holds the goals (mfu 0.65, speedup_vs_pytorch 1.2, for the small
-model at 512). Prints exactly one JSON line on stdout; progress goes to stderr.
+matmul_gflops_at_end (the 1024 matmul of the first dtype after the models) and load_avg_1min
+(start, end) show how busy the machine was; `targets` holds the goals (mfu 0.65,
+speedup_vs_pytorch 1.2, for the small model at 512). Prints exactly one JSON line on stdout;
+progress goes to stderr.
 
 Models:
-  demo   the `flan demo` decoder (configs/models/demo.gin), batch 16 x 128 as in configs/demo.gin.
-  small  presets["small"] (~51M parameters) in float32 (CPUs have no fast bfloat16 matmul),
-         batch 4 x 512.
+  demo   the `flan demo` decoder (configs/models/demo.gin), float32, batch 16 x 128 as in
+         configs/demo.gin.
+  small  presets["small"] (~51M parameters), bfloat16 compute (float32 for small_f32), batch
+         4 x 512. bfloat16 runs at twice the float32 matmul rate only where the CPU has
+         AVX512-BF16 or AMX (flan.model.lowp); elsewhere small_f32 is the one to run.
 """
 
 from __future__ import annotations
@@ -67,7 +81,11 @@ import json
 import os
 import time
 
-import jax
+from flan import host_memory
+
+host_memory.keep_freed_memory()  # as `flan` does; before JAX or torch start threads
+
+import jax  # pylint: disable=wrong-import-position
 import numpy as np
 from flax import nnx
 
@@ -93,12 +111,15 @@ BENCHES = {
     "demo": Bench(ModelConfig(vocab_size=2048, num_layers=4, d_model=128, num_heads=4,
                               num_kv_heads=4, head_dim=32, d_ff=384),
                   batch=16, seq_len=128, steps=20, quick_steps=3),
-    # As configs/runs/train.gin trains: logits only at the loss positions (half of these rows).
-    "small": Bench(dataclasses.replace(presets["small"], dtype="float32"),
-                   batch=4, seq_len=512, steps=4, quick_steps=1, loss_capacity=0.5),
+    # As configs/runs/train.gin trains: bfloat16 compute, logits only at the loss positions
+    # (half of these rows).
+    "small": Bench(presets["small"], batch=4, seq_len=512, steps=6, quick_steps=1,
+                   loss_capacity=0.5),
     # The same step computing logits at every position (the T5X default).
-    "small_full_logits": Bench(dataclasses.replace(presets["small"], dtype="float32"),
-                               batch=4, seq_len=512, steps=4, quick_steps=1),
+    "small_full_logits": Bench(presets["small"], batch=4, seq_len=512, steps=6, quick_steps=1),
+    # The same in float32 compute (for CPUs without fast bfloat16 matmuls).
+    "small_f32": Bench(dataclasses.replace(presets["small"], dtype="float32"),
+                       batch=4, seq_len=512, steps=4, quick_steps=1),
 }
 
 WARMUP_STEPS = 2  # The first compiles; the second runs the compiled step once more.
@@ -186,6 +207,7 @@ def bench_model(name: str, bench: Bench, steps: int, peak: dict) -> dict:
       "batch": batch_size,
       "seq_len": seq_len,
       "dtype": cfg.dtype,
+      "matmul_peak_gflops": round(peak["gflops"], 2),  # of cfg.dtype: what mfu divides by
       "loss_capacity": bench.loss_capacity,
       "steps": steps,
       "compile_s": round(compile_timing.wall, 2),
@@ -279,6 +301,9 @@ def make_torch_step(torch, transformers, cfg: ModelConfig, batch: dict, attn_imp
                     compile_model: bool):
   """A fresh Llama and optimizer, and step() -> loss: forward, loss, backward, step, zero_grad.
 
+  Parameters are float32. For a bfloat16 `cfg.dtype` the forward and the loss run under
+  torch.autocast("cpu", bfloat16): PyTorch's mixed precision (bfloat16 matmuls, float32
+  parameters and optimizer), the counterpart of flan's bfloat16 compute with float32 parameters.
   With compile_model, the forward and the loss (and with them AOTAutograd's backward) go through
   torch.compile (inductor); the optimizer step stays eager.
   """
@@ -289,7 +314,12 @@ def make_torch_step(torch, transformers, cfg: ModelConfig, batch: dict, attn_imp
   assert params == cfg.num_params(), f"torch Llama has {params:,} params, flan {cfg.num_params():,}"
   optimizer, optimizer_name = torch_optimizer(torch, model.parameters())
   inputs, scale = torch_batch(torch, batch), logit_scale(cfg)
-  loss_fn = lambda: torch_loss(torch, model, inputs, scale)
+  autocast = cfg.dtype == "bfloat16"
+
+  def loss_fn():
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+      return torch_loss(torch, model, inputs, scale)
+
   if compile_model:
     loss_fn = torch.compile(loss_fn)
 
@@ -387,7 +417,7 @@ def compare_pytorch(name: str, bench: Bench, steps: int, peak: dict, modules, tr
   """The entry's baseline keys: "pytorch" (bench_pytorch's entry, None without torch),
   "speedup_vs_pytorch" (ours / its tokens_per_s), "speedup_vs_pytorch_eager" (ours / eager
   PyTorch's) and "speedup_vs_pytorch_cpu" (ours / its mfu_cpu: the same ratio per CPU-second,
-  which moves less with contention). Entries of the same shape share one baseline run
+  which moves less with contention). Entries of the same shape and dtype share one baseline run
   (`baselines`, keyed by config and batch shape)."""
   if modules is None:
     return {"pytorch": None, "speedup_vs_pytorch": None, "speedup_vs_pytorch_eager": None,
@@ -408,10 +438,22 @@ def compare_pytorch(name: str, bench: Bench, steps: int, peak: dict, modules, tr
           "speedup_vs_pytorch_cpu": round(speedup_cpu, 3)}
 
 
+def compare_float32_eager(bench: Bench, ours: dict, baselines: dict) -> dict:
+  """For a bfloat16 entry whose shape also ran in float32 (small_f32): ours over float32 eager
+  PyTorch, transformers as it runs out of the box ("speedup_vs_pytorch_float32_eager")."""
+  if bench.config.dtype == "float32":
+    return {}
+  shape = (dataclasses.replace(bench.config, dtype="float32"), bench.batch, bench.seq_len)
+  if shape not in baselines:
+    return {"speedup_vs_pytorch_float32_eager": None}
+  eager = baselines[shape]["eager"]["tokens_per_s"]
+  return {"speedup_vs_pytorch_float32_eager": round(ours["tokens_per_s"] / eager, 3)}
+
+
 def main(argv=None) -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--quick", action="store_true", help="few steps, for a smoke test")
-  parser.add_argument("--models", default="demo,small,small_full_logits",
+  parser.add_argument("--models", default="demo,small,small_full_logits,small_f32",
                       help=f"comma-separated, from {','.join(BENCHES)}")
   parser.add_argument("--steps", type=int, default=None, help="timed steps per model")
   parser.add_argument("--no-pytorch", action="store_true",
@@ -426,27 +468,37 @@ def main(argv=None) -> None:
 
   common.log(f"jax {jax.__version__} on {common.device_name()}")
   load_start = os.getloadavg()[0]
-  peak = common.matmul_peak(repeats=3 if args.quick else 5)
+  dtypes = sorted({BENCHES[name].config.dtype for name in names})
+  peaks = {dtype: common.matmul_peak(repeats=3 if args.quick else 5, dtype=dtype)
+           for dtype in dtypes}
+  peak_of = lambda name: peaks[BENCHES[name].config.dtype]
   steps = {name: args.steps or (BENCHES[name].quick_steps if args.quick else BENCHES[name].steps)
            for name in names}
-  models = {name: bench_model(name, BENCHES[name], steps[name], peak) for name in names}
+  models = {name: bench_model(name, BENCHES[name], steps[name], peak_of(name)) for name in names}
   if not args.no_pytorch:  # After all of ours, so that torch's threads never overlap JAX's.
     torch_modules, baselines = import_torch(), {}
     for name in names:
-      models[name].update(compare_pytorch(name, BENCHES[name], steps[name], peak, torch_modules,
-                                          not args.no_torch_compile, models[name], baselines))
-  end_gflops = common.matmul_rates(1024, repeats=3)["gflops"]  # Drift on a shared machine.
+      models[name].update(compare_pytorch(name, BENCHES[name], steps[name], peak_of(name),
+                                          torch_modules, not args.no_torch_compile, models[name],
+                                          baselines))
+    if torch_modules is not None:
+      for name in names:
+        models[name].update(compare_float32_eager(BENCHES[name], models[name], baselines))
+  end_gflops = common.matmul_rates(1024, repeats=3, dtype=dtypes[0])["gflops"]  # Drift.
 
+  by_dtype = lambda key: {dtype: round(peaks[dtype][key], 2) for dtype in dtypes}
   print(json.dumps({
       "benchmark": "train_step",
       "device": common.device_name(),
       "jax": jax.__version__,
-      "matmul_peak_gflops": round(peak["gflops"], 2),
-      "matmul_peak_size": peak["size"],
-      "matmul_gflops_by_size": {str(n): round(g, 2) for n, g in peak["by_size"].items()},
-      "matmul_gflops_per_cpu_s": round(peak["gflops_per_cpu_s"], 2),
+      "matmul_peak_gflops": by_dtype("gflops"),
+      "matmul_peak_size": {dtype: peaks[dtype]["size"] for dtype in dtypes},
+      "matmul_gflops_by_size": {dtype: {str(n): round(g, 2)
+                                        for n, g in peaks[dtype]["by_size"].items()}
+                                for dtype in dtypes},
+      "matmul_gflops_per_cpu_s": by_dtype("gflops_per_cpu_s"),
       "cores": os.cpu_count(),
-      "matmul_gflops_at_end": round(end_gflops, 2),
+      "matmul_gflops_at_end": round(end_gflops, 2),  # of the first dtype, 1024 x 1024
       "load_avg_1min": [round(load_start, 2), round(os.getloadavg()[0], 2)],  # start, end
       "targets": TARGETS,
       "models": models,
