@@ -71,6 +71,11 @@ Models:
   small  presets["small"] (~51M parameters), bfloat16 compute (float32 for small_f32), batch
          4 x 512. bfloat16 runs at twice the float32 matmul rate only where the CPU has
          AVX512-BF16 or AMX (flan.model.lowp); elsewhere small_f32 is the one to run.
+  1b     GPU / TPU only (`--models 1b`): a ~1.1B Llama (22 x 2048, 32 heads over 4 key/value
+         heads, d_ff 5632, V = 32000, untied), bfloat16, scanned with remat "minimal", batch
+         8 x 2048. Besides mfu against the measured bfloat16 matmul peak (squares of 4096 to
+         16384 on accelerators), `mfu_spec` divides by the data sheet's dense bfloat16 peak
+         (SPEC_BF16_TFLOPS; target 0.45). No PyTorch baseline (torch is installed CPU-only).
 """
 
 from __future__ import annotations
@@ -105,6 +110,13 @@ class Bench:
   steps: int
   quick_steps: int
   loss_capacity: float | None = None  # make_train_step's: logits only at loss positions
+  accelerator: bool = False  # runs on a GPU or TPU only (no PyTorch baseline: torch is CPU here)
+
+
+# Dense bfloat16 peaks from the vendors' data sheets, TFLOP/s per chip (no sparsity), by a
+# substring of jax's device_kind; `mfu_spec` divides by these.
+SPEC_BF16_TFLOPS = {"H200": 989.4, "H100": 989.4, "A100": 312.0, "L4": 121.0,
+                    "TPU v4": 275.0, "TPU v5 lite": 197.0, "TPU v5p": 459.0, "TPU v3": 123.0}
 
 
 BENCHES = {
@@ -120,6 +132,11 @@ BENCHES = {
     # The same in float32 compute (for CPUs without fast bfloat16 matmuls).
     "small_f32": Bench(dataclasses.replace(presets["small"], dtype="float32"),
                        batch=4, seq_len=512, steps=4, quick_steps=1),
+    # A ~1.1B Llama (TinyLlama's shape) in bfloat16, scanned, for GPUs and TPUs: `--models 1b`.
+    "1b": Bench(ModelConfig(vocab_size=32000, num_layers=22, d_model=2048, num_heads=32,
+                            num_kv_heads=4, head_dim=64, d_ff=5632, dtype="bfloat16",
+                            tie_embeddings=False, scan_layers=True, remat="minimal"),
+                batch=8, seq_len=2048, steps=10, quick_steps=2, accelerator=True),
 }
 
 WARMUP_STEPS = 2  # The first compiles; the second runs the compiled step once more.
@@ -215,6 +232,10 @@ def bench_model(name: str, bench: Bench, steps: int, peak: dict) -> dict:
       **step_figures(bench, timings, peak),
       "final_loss": round(loss, 4),
   }
+  spec = next((tflops for kind, tflops in SPEC_BF16_TFLOPS.items()
+               if kind in common.device_name()), None)
+  if spec is not None and cfg.dtype == "bfloat16":  # against the data sheet's dense peak
+    result.update(spec_peak_tflops=spec, mfu_spec=round(result["gflops"] / (1e3 * spec), 4))
   common.log(f"[{name}] {result['step_ms']} ms/step, {result['tokens_per_s']} tokens/s, "
              f"{result['gflops']} GFLOP/s, MFU {result['mfu']:.1%} "
              f"(per CPU-second: {result['mfu_cpu']:.1%})")
@@ -419,7 +440,7 @@ def compare_pytorch(name: str, bench: Bench, steps: int, peak: dict, modules, tr
   PyTorch's) and "speedup_vs_pytorch_cpu" (ours / its mfu_cpu: the same ratio per CPU-second,
   which moves less with contention). Entries of the same shape and dtype share one baseline run
   (`baselines`, keyed by config and batch shape)."""
-  if modules is None:
+  if modules is None or bench.accelerator:
     return {"pytorch": None, "speedup_vs_pytorch": None, "speedup_vs_pytorch_eager": None,
             "speedup_vs_pytorch_cpu": None}
   shape = (bench.config, bench.batch, bench.seq_len)
@@ -466,10 +487,14 @@ def main(argv=None) -> None:
   if unknown or not names:
     parser.error(f"unknown --models {unknown}; choose from {list(BENCHES)}")
 
+  on_cpu = jax.devices()[0].platform == "cpu"
+  if on_cpu and any(BENCHES[name].accelerator for name in names):
+    parser.error(f"--models {[n for n in names if BENCHES[n].accelerator]} need a GPU or TPU")
   common.log(f"jax {jax.__version__} on {common.device_name()}")
   load_start = os.getloadavg()[0]
   dtypes = sorted({BENCHES[name].config.dtype for name in names})
-  peaks = {dtype: common.matmul_peak(repeats=3 if args.quick else 5, dtype=dtype)
+  sizes = (1024, 2048, 3072) if on_cpu else (4096, 8192, 16384)
+  peaks = {dtype: common.matmul_peak(sizes, repeats=3 if args.quick else 5, dtype=dtype)
            for dtype in dtypes}
   peak_of = lambda name: peaks[BENCHES[name].config.dtype]
   steps = {name: args.steps or (BENCHES[name].quick_steps if args.quick else BENCHES[name].steps)
