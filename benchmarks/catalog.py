@@ -6,13 +6,13 @@
 Measures, in one run:
 
   import_flan_s            `import flan` in a fresh interpreter (best of --import-repeats)
-  import_flan_catalog_s    `import flan, flan.catalog; flan.catalog.catalog()` likewise: every
+  import_flan_catalog_s    `import flan, flan.data.catalog; flan.data.catalog.catalog()` likewise: every
                            templates/*.yaml entry loaded and validated
   heavy_modules            which of tensorflow / jax / seqio / tensorflow_datasets each of those
                            two leaves in sys.modules (both should pull in none)
   import_seqio_s           `import seqio` in this process (drags in TensorFlow and JAX); timed
                            before anything else heavy is imported here
-  build_all_tasks_s        `flan.tasks.get_task("flan:<entry>")` for every entry, lazily
+  build_all_tasks_s        `flan.data.tasks.get_task("flan:<entry>")` for every entry, lazily
                            registered with SeqIO (no data read; the first call also makes the
                            vocabulary object, which seqio loads lazily); get_task_cached_s is
                            the same loop again, every task already registered
@@ -46,7 +46,7 @@ HEAVY = ("tensorflow", "jax", "seqio", "tensorflow_datasets")
 IMPORT_TARGET_S = 3.0  # the issue's target for importing flan with every catalog entry present
 
 IMPORT_FLAN = "import flan"
-IMPORT_FLAN_CATALOG = "import flan, flan.catalog; flan.catalog.catalog()"
+IMPORT_FLAN_CATALOG = "import flan, flan.data.catalog; flan.data.catalog.catalog()"
 
 # The catalog tests keep the mock-data fixups that random TFDS mock values need (module, name);
 # a FIXUPS dict of a module covers several entries. Two-argument fixups get a running counter.
@@ -132,7 +132,7 @@ def render_entry(spec, raws) -> tuple[int, int]:
 
   Returns (rendered examples, records the adapter dropped).
   """
-  from flan import adapters, render
+  from flan.data import adapters, render
   rendered = dropped = 0
   for raw in raws:
     record = adapters.adapt(spec, raw)
@@ -214,7 +214,7 @@ def main() -> None:
       import_under_target=catalog_import["best_s"] < IMPORT_TARGET_S)
 
   sys.path.insert(0, str(ROOT))
-  from flan import catalog
+  from flan.data import catalog
   specs = list(catalog.catalog().values())
   if args.entries:
     specs = [catalog.get(name) for name in args.entries.split(",")]
@@ -230,7 +230,7 @@ def main() -> None:
   result["heavy_modules_after_import_seqio"] = {m: m in sys.modules for m in HEAVY}
   log(f"import seqio: {result['import_seqio_s']:.2f} s")
 
-  from flan import tasks
+  from flan.data import tasks
   build_errors = {}
   start = time.perf_counter()
   for spec in specs:
@@ -250,7 +250,7 @@ def main() -> None:
   result["get_task_cached_s"] = time.perf_counter() - start
 
   # 3. Render throughput over TFDS mock data (generated outside the timed region).
-  import flan.synthetic  # noqa: F401  (registers the synthetic builders that mock_data mocks)
+  import flan.data.synthetic  # noqa: F401  (registers the synthetic builders that mock_data mocks)
   start = time.perf_counter()
   raws, mock_errors = mock_examples(specs, args.mock_examples)
   result["mock_data_s"] = time.perf_counter() - start

@@ -33,11 +33,11 @@ import numpy as np  # noqa: E402
 from flax import nnx  # noqa: E402
 
 from benchmarks.common import device_name, log  # noqa: E402
-from flan import vocab as vocab_lib  # noqa: E402
+from flan.data import vocab as vocab_lib  # noqa: E402
 from flan.eval import decoding, scoring  # noqa: E402
 from flan.eval.batching import prompt_ids, target_ids  # noqa: E402
 from flan.model import Decoder, ModelConfig  # noqa: E402
-from flan.render import Example  # noqa: E402
+from flan.data.render import Example  # noqa: E402
 from flan.train import step as step_lib  # noqa: E402
 
 DEMO = ModelConfig(vocab_size=2048, num_layers=4, d_model=128, num_heads=4, num_kv_heads=4,

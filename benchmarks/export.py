@@ -3,7 +3,7 @@
   .venv/bin/python benchmarks/export.py [--quick] [--models small,1b] [--workdir DIR] [--keep]
 
 For each model a random float32 checkpoint is written to disk first, one tensor at a time (the
-model is never in memory: `flan.export.streaming.write_checkpoint` with random `LazyArray`s),
+model is never in memory: `flan.checkpoint.streaming.write_checkpoint` with random `LazyArray`s),
 then each command runs in a fresh subprocess (`python -m flan.cli ...`) whose peak resident set
 size comes from `os.wait4` (ru_maxrss of that child alone):
 
@@ -57,7 +57,8 @@ BASELINE = ("from flan import cli, render, vocab; from flan.export import hf_exp
 
 def write_random_checkpoint(model_dir: pathlib.Path, config: ModelConfig) -> None:
   """A model directory with a random float32 checkpoint at step 1, written tensor by tensor."""
-  from flan.export import mapping, streaming
+  from flan.export import mapping
+  from flan.checkpoint import streaming
   from flan.train import trainer
 
   model_dir.mkdir(parents=True)

@@ -7,13 +7,13 @@ Measures, in one run and side by side:
 
   pipeline     the full training input path on the offline synthetic data (TFDS read -> adapter
                and template render -> SentencePiece tokenize -> mixture sampling -> best-fit
-               packing -> batches of 16 x 128, the demo's shapes), flan.train.data.packed_dataset,
+               packing -> batches of 16 x 128, the demo's shapes), flan.data.pipeline.packed_dataset,
                with tf.data held to one thread: packed positions (and real tokens) per second
                per core, after a warm-up that fills the shuffle buffers. The same with every
                thread (`all_threads_*`), with the renderer and the tokenizer called once per
                example (`pipeline_per_example_calls`, as before they were batched) and with
                SeqIO's packer, for comparison.
-  packing      best fit (flan/packing.py, pools of 1,024 examples) against SeqIO's greedy
+  packing      best fit (flan/data/packing.py, pools of 1,024 examples) against SeqIO's greedy
                packing, on the same stream of modeled FLAN lengths (rows of 1,024 + 256).
   train step   flan.train.step.make_train_step for the demo model (4 x 128, V = 2048) on
                random 16 x 128 batches: tokens per second it consumes (median of the timed steps).
@@ -74,7 +74,7 @@ DEMO = dict(batch=16, inputs_length=96, targets_length=32)
 
 def modeled_flan_examples(n: int, seed: int = 0) -> tuple[list[dict], dict]:
   """n tokenized examples with FLAN's modeled lengths (random token ids), and the model used."""
-  from flan import mixtures
+  from flan.data import mixtures
   training, _ = mixtures.split(mixtures.parse_mixture_name("mix:flan"))
   missing = [s.name for s in training if s.name not in TYPICAL]
   if missing:
@@ -100,7 +100,7 @@ def packing_efficiency(n: int) -> dict:
   """Best fit vs SeqIO's greedy packing on the same modeled FLAN stream."""
   import tensorflow as tf
 
-  from flan import packing
+  from flan.data import packing
   examples, model = modeled_flan_examples(n)
   length = FLAN_INPUTS + FLAN_TARGETS
   start = time.perf_counter()
@@ -128,14 +128,14 @@ def packing_efficiency(n: int) -> dict:
 
 def pipeline_throughput(batches: int, warmup: int, threads: int | None,
                         packer: str = "best_fit", render_batch: int | None = None) -> dict:
-  """Packed batches per second of flan.train.data.packed_dataset on mix:synthetic
+  """Packed batches per second of flan.data.pipeline.packed_dataset on mix:synthetic
   (render_batch: examples per render / tokenize call, default tasks.RENDER_BATCH)."""
   import tensorflow as tf
 
-  from flan import packing, tasks
-  from flan.train import data
+  from flan.data import packing, tasks
+  from flan.data import pipeline
   tasks.RENDER_BATCH = render_batch or 256
-  dataset = data.packed_dataset(
+  dataset = pipeline.packed_dataset(
       "mix:synthetic", inputs_length=DEMO["inputs_length"], targets_length=DEMO["targets_length"],
       batch_size=DEMO["batch"], seed=0, packer=packer)
   if threads:
@@ -204,12 +204,12 @@ def train_step_throughput(steps: int) -> dict:
 
 def synthetic_data_dir() -> str:
   """FLAN_DATA_DIR if it holds the synthetic data, else a fresh temporary copy."""
-  from flan import data_dir, synthetic
+  from flan.data import datasets, synthetic
   directory = os.environ.get("FLAN_DATA_DIR") or tempfile.mkdtemp(prefix="flan_bench_tfds_")
   os.environ["FLAN_DATA_DIR"] = directory
   import tensorflow_datasets as tfds
   tfds.disable_progress_bar()
-  synthetic.prepare(data_dir=data_dir.data_dir())
+  synthetic.prepare(data_dir=datasets.data_dir())
   return directory
 
 
@@ -218,8 +218,8 @@ def main(argv=None) -> None:
   parser.add_argument("--quick", action="store_true", help="fewer batches and examples")
   args = parser.parse_args(argv)
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-  from flan.train import data
-  data.hide_accelerators_from_tf()
+  from flan.data import pipeline
+  pipeline.hide_accelerators_from_tf()
   load_start = os.getloadavg()[0]
   directory = synthetic_data_dir()
   common.log(f"synthetic data in {directory}")

@@ -39,7 +39,7 @@ Measures, in one run and side by side:
                 `eager`, `compiled` (null with `compile_error` when it fails or is skipped) and
                 `tokens_per_s_by_attention` keep the rest. Same FLOP convention, same peak.
 
-Both sides run in this one process after `flan.host_memory.keep_freed_memory()` (as `flan`
+Both sides run in this one process after `flan.runtime.keep_freed_memory()` (as `flan`
 does): glibc keeps freed memory mapped, so neither XLA's nor PyTorch's step page-faults its
 buffers anew each step (both got faster by it, PyTorch's bfloat16 step by about a sixth).
 
@@ -86,9 +86,9 @@ import json
 import os
 import time
 
-from flan import host_memory
+from flan import runtime
 
-host_memory.keep_freed_memory()  # as `flan` does; before JAX or torch start threads
+runtime.keep_freed_memory()  # as `flan` does; before JAX or torch start threads
 
 import jax  # pylint: disable=wrong-import-position
 import numpy as np

@@ -27,13 +27,13 @@ import os
 import re
 import sys
 
-from flan.train.data import CACHE_NOTE  # noqa: E402  (flan_cache.json)
+from flan.data.pipeline import CACHE_NOTE  # noqa: E402  (flan_cache.json)
 
 
 def _register(name: str, data_dir: str, vocabulary_path: str | None):
   """Registers the tasks of `name` in this process (Beam workers call it before reading)."""
   os.environ["FLAN_DATA_DIR"] = data_dir
-  from flan import mixtures, vocab
+  from flan.data import mixtures, vocab
   mixtures.get(name, vocab.get_vocabulary(vocabulary_path))
 
 
@@ -41,7 +41,7 @@ def task_list(name: str, vocabulary_path: str | None = None) -> list:
   """The seqio Tasks of a task or mixture name, registered."""
   import seqio
 
-  from flan import mixtures, vocab
+  from flan.data import mixtures, vocab
   provider = mixtures.get(name, vocab.get_vocabulary(vocabulary_path))
   return list(provider.tasks) if isinstance(provider, seqio.Mixture) else [provider]
 
@@ -139,10 +139,10 @@ def cache_beam(tasks, cache_dir: str, splits, name: str, data_dir: str,
 
 def write_note(cache_dir: str, vocabulary_path: str | None) -> None:
   """<cache_dir>/flan_cache.json: the vocabulary's fingerprint, checked before training reads."""
-  from flan import vocab
-  from flan.train import data
+  from flan.data import vocab
+  from flan.data import pipeline
   _write_json(os.path.join(cache_dir, CACHE_NOTE), {
-      "vocabulary": data._vocabulary_fingerprint(vocab.get_vocabulary(vocabulary_path))})
+      "vocabulary": pipeline._vocabulary_fingerprint(vocab.get_vocabulary(vocabulary_path))})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -158,15 +158,15 @@ def main(argv: list[str] | None = None) -> int:
   args = parser.parse_args(argv)
 
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-  from flan import data_dir as data_dir_lib
-  from flan.train import data
-  data.hide_accelerators_from_tf()
+  from flan.data import datasets
+  from flan.data import pipeline
+  pipeline.hide_accelerators_from_tf()
   splits = None if args.splits == "all" else args.splits.split(",")
   tasks = task_list(args.name, args.vocabulary)
   if args.runner == "local":
     written = cache_local(tasks, args.cache_dir, splits)
   else:
-    written = cache_beam(tasks, args.cache_dir, splits, args.name, data_dir_lib.data_dir(),
+    written = cache_beam(tasks, args.cache_dir, splits, args.name, datasets.data_dir(),
                          args.vocabulary, args.pipeline_options.split(","), args.min_shards)
   write_note(args.cache_dir, args.vocabulary)
   print(f"cached {len(written)} tasks of {args.name} in {args.cache_dir}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import tensorflow_datasets as tfds
 
-from flan import adapters, render
+from flan.data import adapters, render
 
 NUM_MOCK_EXAMPLES = 8
 

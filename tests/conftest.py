@@ -15,7 +15,7 @@ def synthetic_data_dir(tmp_path_factory):
   """All synthetic datasets, 240 examples per split, in a session-wide temporary data dir."""
   import tensorflow_datasets as tfds
 
-  from flan import synthetic
+  from flan.data import synthetic
 
   tfds.disable_progress_bar()
   directory = tmp_path_factory.mktemp("tfds")

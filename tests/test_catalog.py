@@ -6,8 +6,8 @@ import copy
 import pytest
 import yaml
 
-from flan import catalog, mixtures, tasks
-from flan.catalog import CatalogError
+from flan.data import catalog, mixtures, tasks
+from flan.data.catalog import CatalogError
 
 GOOD = {
     "name": "toy", "cluster": "nli", "type": "classification", "metric": "accuracy",

@@ -15,7 +15,7 @@ import catalog_checks
 import numpy as np
 import pytest
 
-from flan import adapters, catalog, render
+from flan.data import adapters, catalog, render
 
 COMMONSENSE = ("copa", "hellaswag", "piqa", "story_cloze")
 COREFERENCE = ("dpr", "winogrande", "wsc273", "wsc")

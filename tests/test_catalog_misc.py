@@ -9,8 +9,8 @@ import catalog_checks
 import numpy as np
 import pytest
 
-from flan import adapters, catalog, render
-from flan.adapters import misc
+from flan.data import adapters, catalog, render
+from flan.data.adapters import misc
 
 ENTRIES = ("coqa", "quac", "trec", "cola", "wic", "math_dataset", "fix_punctuation")
 

@@ -12,7 +12,7 @@ import catalog_checks
 import numpy as np
 import pytest
 
-from flan import adapters, catalog, render
+from flan.data import adapters, catalog, render
 
 NLI = ("anli_r1", "anli_r2", "anli_r3", "cb", "mnli_matched", "mnli_mismatched", "qnli", "snli",
        "wnli")

@@ -14,8 +14,8 @@ import catalog_checks
 import numpy as np
 import pytest
 
-from flan import adapters, catalog, render
-from flan.adapters import reading_comprehension_more as rc_more
+from flan.data import adapters, catalog, render
+from flan.data.adapters import reading_comprehension_more as rc_more
 
 ENTRIES = ("drop", "multirc", "openbookqa", "squad_v2", "cosmos_qa", "record", "arc_challenge",
            "natural_questions", "trivia_qa")

@@ -10,8 +10,8 @@ import catalog_checks
 import numpy as np
 import pytest
 
-from flan import adapters, catalog, render
-from flan.adapters import struct_to_text
+from flan.data import adapters, catalog, render
+from flan.data.adapters import struct_to_text
 
 STRUCT_TO_TEXT = ("common_gen", "dart", "e2e_nlg", "web_nlg")
 # entry -> (record field of the other language, its TFDS language code, its English name)

@@ -3,7 +3,7 @@
 Raw examples come from `tfds.testing.mock_data` (random values shaped by each builder's features,
 no download; this works for the manual-download builders newsroom, samsum and xsum too), go
 through the entry's adapter and every template. Hand-made raw examples pin the function adapters
-of flan/adapters/summarization.py (including the examples they drop) and one exact rendering of
+of flan/data/adapters/summarization.py (including the examples they drop) and one exact rendering of
 template 0 per entry.
 """
 
@@ -11,7 +11,7 @@ import catalog_checks
 import numpy as np
 import pytest
 
-from flan import adapters, catalog, render
+from flan.data import adapters, catalog, render
 
 ENTRIES = ("aeslc", "ag_news", "cnn_dailymail", "gigaword", "multi_news", "newsroom",
            "opinion_abstracts_idebate", "opinion_abstracts_rotten_tomatoes", "samsum",

@@ -18,7 +18,9 @@ import pytest
 from flax import nnx
 
 from flan.model import Decoder, presets
-from flan.train import checkpoints, data, optimizer as optimizer_lib, step as step_lib, trainer
+from flan.checkpoint import manager
+from flan.data import pipeline
+from flan.train import optimizer as optimizer_lib, step as step_lib, trainer
 
 TINY = presets["tiny"]
 RUN = dict(model=TINY, batch_size=8, inputs_length=96, targets_length=32, learning_rate=3e-3,
@@ -82,7 +84,7 @@ def test_nonfinite_step_stops_the_run_naming_its_tasks(tmp_path, synthetic_data_
              learning_rate=lambda count: jnp.where(count == 3, jnp.nan, 3e-3))
   with pytest.raises(trainer.TrainingError) as error:
     trainer.train(model_dir=str(tmp_path / "m"), mixture="mix:synthetic", num_steps=9, **run)
-  batches = data.TrainData("mix:synthetic", inputs_length=96, targets_length=32, batch_size=4,
+  batches = pipeline.TrainData("mix:synthetic", inputs_length=96, targets_length=32, batch_size=4,
                            track_tasks=True)
   for _ in range(5):
     next(batches)
@@ -146,7 +148,7 @@ def test_sigterm_leaves_a_complete_checkpoint(tmp_path, synthetic_data_dir):
   out, err = process.communicate(timeout=120)
   assert process.returncode == 0, err[-2000:]
   saved = int(out.split("SIGTERM: saved step ")[1].split(",")[0])
-  manager = checkpoints.Checkpointer(model_dir, asynchronous=False)
-  assert manager.latest_step() == saved
-  manager.close()
+  ckpt = manager.Checkpointer(model_dir, asynchronous=False)
+  assert ckpt.latest_step() == saved
+  ckpt.close()
   assert len(leaves(model_dir)) > 0

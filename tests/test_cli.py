@@ -47,7 +47,7 @@ def test_missing_synthetic_dataset_points_at_prepare(capsys, tmp_path, use_data_
 
 
 def test_malformed_template_file(capsys, tmp_path, monkeypatch):
-  from flan import catalog
+  from flan.data import catalog
   data = yaml.safe_load((catalog.TEMPLATES_DIR / "rte.yaml").read_text())
   data["templates"][3]["input"] = data["templates"][3]["input"].replace("{premise}", "{premis}")
   (tmp_path / "rte.yaml").write_text(yaml.safe_dump(data))

@@ -4,8 +4,10 @@ import json
 
 import pytest
 
-from flan import cli, data_export, data_show, manifest, mixtures, records
-from flan.synthetic.base import SIZES
+from flan import cli
+from flan.cli import data_export, data_show, data_manifest
+from flan.data import mixtures, records
+from flan.data.synthetic.base import SIZES
 from conftest import SMALL_SPLIT
 
 
@@ -162,8 +164,8 @@ def test_bad_flag_is_one_line(capsys):
 # --- manifest ---------------------------------------------------------------------------------
 
 def test_shipped_manifest_is_up_to_date():
-  assert manifest.MANIFEST.read_text() == manifest.generate(), \
-      f"templates/MANIFEST.md is stale: run `{manifest.COMMAND}`"
+  assert data_manifest.MANIFEST.read_text() == data_manifest.generate(), \
+      f"templates/MANIFEST.md is stale: run `{data_manifest.COMMAND}`"
 
 
 def test_manifest_command(capsys, tmp_path):
@@ -171,6 +173,6 @@ def test_manifest_command(capsys, tmp_path):
   code, _, err = run_cli(capsys, "data", "manifest", "--out", str(out))
   assert code == 0, err
   text = out.read_text()
-  assert text == manifest.generate()
+  assert text == data_manifest.generate()
   assert "| synth_reviews | synthetic reviews | sentiment | classification | accuracy | " \
          "`synth_reviews:1.0.0` | `train` | `validation` | `test` | no |" in text

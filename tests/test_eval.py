@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from flan import catalog, vocab as vocab_lib
+from flan.data import catalog, vocab as vocab_lib
 from flan.eval import beam, decoding, evaluate, scoring
 from flan.model import Decoder, presets
 from flan.model.attention import extend_mask
-from flan.render import Example
+from flan.data.render import Example
 from flan.train import step as step_lib
 
 

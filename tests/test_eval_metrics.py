@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from flan import catalog
+from flan.data import catalog
 from flan.eval import aggregate, evaluate, metrics, suites
 
 YES_NO = ("no", "yes")

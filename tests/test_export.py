@@ -18,10 +18,11 @@ import pytest
 from flax import nnx
 
 from flan import cli
-from flan import vocab as vocab_lib
-from flan.export import streaming
+from flan.data import vocab as vocab_lib
+from flan.checkpoint import streaming
 from flan.model import Decoder, layout, presets
-from flan.train import checkpoints, trainer
+from flan.checkpoint import manager
+from flan.train import trainer
 from flan.train import step as step_lib
 
 torch = pytest.importorskip("torch")
@@ -85,8 +86,8 @@ def test_import_matches_transformers_logits(llama):
   diff = np.abs(flan_logits(flan_dir, tokens) - hf_logits(model, tokens)).max()
   assert diff <= TOLERANCE, diff
   # The gin file parses, and binds the shape, the vocabulary and init_from.
-  from flan import gin_utils
-  gin_utils.parse([str(flan_dir / "finetune.gin")], ["MIXTURE = 'mix:synthetic'",
+  from flan.cli import gin_config
+  gin_config.parse([str(flan_dir / "finetune.gin")], ["MIXTURE = 'mix:synthetic'",
                                                       "MODEL_DIR = '/tmp/x'"])
   import gin
   assert gin.query_parameter("trainer.train.init_from") == str(flan_dir)
@@ -147,7 +148,7 @@ def flan_run(tmp_path_factory):
                         if x.ndim == 1 else x, params)
   state = {"step": np.int32(7), "params": params,
            "opt_state": jax.tree.map(lambda x: np.ones_like(x), params)}
-  ckpt = checkpoints.Checkpointer(model_dir, asynchronous=False)
+  ckpt = manager.Checkpointer(model_dir, asynchronous=False)
   ckpt.save(7, state, {"step": 7, "data": {"batches": 7}, "mixture": "mix:synthetic",
                        "vocabulary": vocab_lib.fingerprint(None)})
   ckpt.close()
@@ -176,11 +177,11 @@ def to_scanned(model_dir: pathlib.Path, out: pathlib.Path) -> None:
   scanned = nnx.state(Decoder(dataclasses.replace(config, scan_layers=True), rngs=nnx.Rngs(0)),
                       nnx.Param)
   scanned.replace_by_pure_dict(layout.to_scanned(jax.device_get(params.to_pure_dict())))
-  ckpt = checkpoints.Checkpointer(out, asynchronous=False)
-  source = checkpoints.Checkpointer(model_dir, asynchronous=False)
+  ckpt = manager.Checkpointer(out, asynchronous=False)
+  source = manager.Checkpointer(model_dir, asynchronous=False)
   step = source.latest_step()
-  meta = source.manager.restore(step, args=checkpoints.ocp.args.Composite(
-      meta=checkpoints.ocp.args.JsonRestore()))["meta"]
+  meta = source.manager.restore(step, args=manager.ocp.args.Composite(
+      meta=manager.ocp.args.JsonRestore()))["meta"]
   source.close()
   ckpt.save(step, {"step": np.int32(step), "params": scanned}, dict(meta))
   ckpt.close()
@@ -278,9 +279,9 @@ def test_training_from_the_import_lowers_the_loss(llama, tmp_path, synthetic_dat
                    "--gin.trainer.train.learning_rate=0.01", "--gin.trainer.train.log_every=4",
                    "--gin.trainer.train.tensorboard=False",
                    "--gin.trainer.train.progress=False"]) == 0
-  from flan.train import data
+  from flan.data import pipeline
   vocabulary = vocab_lib.get_vocabulary(str(flan_dir / "vocabulary.model"))
-  batch = next(data.TrainData("mix:synthetic", inputs_length=64, targets_length=16, batch_size=8,
+  batch = next(pipeline.TrainData("mix:synthetic", inputs_length=64, targets_length=16, batch_size=8,
                               seed=1, vocabulary=vocabulary))
   before, after = batch_loss(flan_dir, batch), batch_loss(run, batch)
   assert after < before - 0.1, (before, after)

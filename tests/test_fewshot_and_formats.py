@@ -5,10 +5,10 @@ import re
 import pytest
 import yaml
 
-from flan import catalog, fewshot, render
-from flan.catalog import FewshotFormat, Template
-from flan.fewshot import FewshotError, choose_exemplars, render_fewshot
-from flan.render import OptionsFormat
+from flan.data import catalog, fewshot, render
+from flan.data.catalog import FewshotFormat, Template
+from flan.data.fewshot import FewshotError, choose_exemplars, render_fewshot
+from flan.data.render import OptionsFormat
 
 CLAIM = Template(0, "Is this true? {premise}\n\n{options}", "{answer}")
 ODD = Template(0, "Is {n} odd?", "{answer}")
@@ -117,7 +117,7 @@ def test_exemplars_are_seeded_and_follow_label_filters():
 
 
 def test_default_tokenizer_is_the_project_vocabulary():
-  from flan import vocab
+  from flan.data import vocab
   pool = [claim(f"Claim number {i} is about something long enough. " * 8, "no")
           for i in range(16)]
   example = render_fewshot(CLAIM, QUERY, pool, 16)

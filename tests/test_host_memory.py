@@ -1,4 +1,4 @@
-"""flan.host_memory.keep_freed_memory: glibc accepts its settings, and a freed 64 MB block is
+"""flan.runtime.keep_freed_memory: glibc accepts its settings, and a freed 64 MB block is
 reused without page faults (measured in fresh subprocesses, so the settings stay out of pytest)."""
 
 import ctypes.util
@@ -28,8 +28,8 @@ requires_glibc = pytest.mark.skipif(not is_glibc(), reason="mallopt settings are
 MEASURE = """
 import json, resource, sys
 if sys.argv[1] == "keep":
-  from flan import host_memory
-  assert host_memory.keep_freed_memory()
+  from flan import runtime
+  assert runtime.keep_freed_memory()
 def faults():
   return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 rounds = []
@@ -81,19 +81,19 @@ def test_with_it_a_reallocated_block_reuses_its_pages():
 
 def test_accelerator_hosts_are_left_alone(monkeypatch):
   """JAX_PLATFORMS decides first (its first platform); without it, device files would."""
-  from flan import host_memory
+  from flan import runtime
   monkeypatch.setenv("JAX_PLATFORMS", "tpu,cpu")
-  assert host_memory.on_accelerator_host()
+  assert runtime.on_accelerator_host()
   monkeypatch.setenv("JAX_PLATFORMS", "cuda")
-  assert host_memory.on_accelerator_host()
+  assert runtime.on_accelerator_host()
   monkeypatch.setenv("JAX_PLATFORMS", "cpu")
-  assert not host_memory.on_accelerator_host()
+  assert not runtime.on_accelerator_host()
   monkeypatch.setenv("JAX_PLATFORMS", "")
-  monkeypatch.setattr(host_memory.glob, "glob",
+  monkeypatch.setattr(runtime.glob, "glob",
                       lambda pattern: ["/dev/accel0"] if pattern == "/dev/accel*" else [])
-  assert host_memory.on_accelerator_host()
-  monkeypatch.setattr(host_memory.glob, "glob", lambda pattern: [])
-  assert not host_memory.on_accelerator_host()
+  assert runtime.on_accelerator_host()
+  monkeypatch.setattr(runtime.glob, "glob", lambda pattern: [])
+  assert not runtime.on_accelerator_host()
 
 
 @requires_glibc

@@ -5,8 +5,10 @@ import json
 import pytest
 import yaml
 
-from flan import catalog, cli, mixture_stats, mixtures, records, tasks
-from flan.catalog import UnknownEntryError
+from flan.data import catalog, mixtures, records, tasks
+from flan import cli
+from flan.cli import data_stats
+from flan.data.catalog import UnknownEntryError
 
 PAPER_ORDER = ["summarization", "translation", "reading_comprehension", "sentiment",
                "struct_to_text", "coreference", "misc"]
@@ -55,7 +57,7 @@ def test_toy_rates_and_probabilities_equal_hand_computed_values(toy_catalog):
   assert rates == {f"flan:{name}": rate for name, rate in TOY_RATES.items()}
   assert mixture.total_rate == 250.0
 
-  stats = mixture_stats.mixture_stats("mix:toy:heldout_nli", steps=10, batch_size=5)
+  stats = data_stats.mixture_stats("mix:toy:heldout_nli", steps=10, batch_size=5)
   by_entry = {d["entry"]: d for d in stats["datasets"]}
   assert {e: d["n_train"] for e, d in by_entry.items()} == {
       "toy_addition": 240, "toy_reviews": 50, "toy_tweets": 200}
@@ -76,14 +78,14 @@ def test_toy_rates_and_probabilities_equal_hand_computed_values(toy_catalog):
 def test_stats_use_size_hints_when_data_is_not_prepared(tmp_path, use_data_dir):
   use_data_dir(tmp_path / "empty")
   hints = {"synth_addition": 6000, "synth_reviews": 1000, "synth_tweets": 2000}
-  stats = mixture_stats.mixture_stats("mix:synthetic:heldout_nli", hints=hints)
+  stats = data_stats.mixture_stats("mix:synthetic:heldout_nli", hints=hints)
   by_entry = {d["entry"]: d for d in stats["datasets"]}
   assert by_entry["synth_addition"]["rate"] == 3000.0  # capped
   assert by_entry["synth_addition"]["source"] == "hint"
   assert by_entry["synth_counting"]["n_train"] is None  # neither prepared nor hinted
   assert by_entry["synth_counting"]["probability"] is None
   assert by_entry["synth_reviews"]["probability"] == pytest.approx(1000 / 6000)
-  text = mixture_stats.format_stats(stats)
+  text = data_stats.format_stats(stats)
   assert "6000~" in text and "sizes unknown" in text and "synth_counting" in text
 
 
@@ -248,7 +250,7 @@ def test_batched_tf_render_equals_the_python_renderer(synthetic_data_dir, use_da
   template, as rendering each record in Python; across batch boundaries too."""
   import tensorflow_datasets as tfds
 
-  import flan.synthetic  # noqa: F401
+  import flan.data.synthetic  # noqa: F401
   use_data_dir(synthetic_data_dir)
   for name in ("flan:synth_records", "flan:synth_tweets:t0-4:dataset_name"):
     spec, templates = tasks.resolve(name)

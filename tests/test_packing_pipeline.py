@@ -11,8 +11,8 @@ import pytest
 import seqio
 import tensorflow as tf
 
-from flan import packing
-from flan.train import data
+from flan.data import packing
+from flan.data import pipeline
 
 EXAMPLES = [  # tokenized, EOS = 1 appended, as the tasks emit them
     {"inputs": [7, 8, 5, 1], "targets": [3, 9, 1]},
@@ -167,7 +167,7 @@ def synthetic(synthetic_data_dir, use_data_dir):
 
 
 def test_batched_tokenizer_gives_seqio_ids(synthetic):
-  from flan import mixtures, tasks
+  from flan.data import mixtures, tasks
   task = mixtures.get("flan:synth_triples")
   spec, templates = tasks.resolve("flan:synth_triples")
   rendered = tasks.render_dataset(task.source.get_dataset("train", shuffle=False), spec, templates)
@@ -184,7 +184,7 @@ def test_batched_tokenizer_gives_seqio_ids(synthetic):
 def test_restored_pipeline_yields_the_uninterrupted_batches(synthetic, tmp_path, capsys,
                                                             monkeypatch):
   state_dir = tmp_path / "data_state"
-  straight = data.TrainData("mix:synthetic", state_dir=state_dir, **PIPELINE)
+  straight = pipeline.TrainData("mix:synthetic", state_dir=state_dir, **PIPELINE)
   head = [next(straight) for _ in range(3)]
   assert straight.position() == {"batches": 3, "iterator": "data-000000003"}
   tail = [next(straight) for _ in range(3)]
@@ -192,20 +192,20 @@ def test_restored_pipeline_yields_the_uninterrupted_batches(synthetic, tmp_path,
              for b in head + tail)
   assert packing.efficiency(head + tail) > 0.95
 
-  restored = data.TrainData("mix:synthetic", state_dir=state_dir, start_batch=3, **PIPELINE)
+  restored = pipeline.TrainData("mix:synthetic", state_dir=state_dir, start_batch=3, **PIPELINE)
   assert restored.restored_from == "state"
   assert equal_batches([next(restored) for _ in range(3)], tail)
 
   # A state written by another configuration is not used: the pipeline replays 3 batches.
   note = state_dir / "data-000000003.p0.json"
   note.write_text(json.dumps(dict(json.loads(note.read_text()), seed=1)))
-  replayed = data.TrainData("mix:synthetic", state_dir=state_dir, start_batch=3, **PIPELINE)
+  replayed = pipeline.TrainData("mix:synthetic", state_dir=state_dir, start_batch=3, **PIPELINE)
   assert replayed.restored_from == "replay"
   assert "another pipeline configuration" in capsys.readouterr().err
   assert equal_batches([next(replayed) for _ in range(3)], tail)
 
   # Only the newest KEEP_STATES states stay.
-  monkeypatch.setattr(data, "KEEP_STATES", 1)
+  monkeypatch.setattr(pipeline, "KEEP_STATES", 1)
   assert straight.position() == {"batches": 6, "iterator": "data-000000006"}
   assert sorted(p.name for p in state_dir.iterdir()) == [
       "data-000000006.p0.data-00000-of-00001", "data-000000006.p0.index",
@@ -213,18 +213,18 @@ def test_restored_pipeline_yields_the_uninterrupted_batches(synthetic, tmp_path,
 
 
 def test_tracked_batches_are_unchanged_and_name_their_tasks(synthetic):
-  tracked = data.TrainData("mix:synthetic", track_tasks=True, pool_size=64, **PIPELINE)
-  plain = data.TrainData("mix:synthetic", pool_size=64, **PIPELINE)
+  tracked = pipeline.TrainData("mix:synthetic", track_tasks=True, pool_size=64, **PIPELINE)
+  plain = pipeline.TrainData("mix:synthetic", pool_size=64, **PIPELINE)
   batches = [next(tracked) for _ in range(3)]
   assert equal_batches(batches, [next(plain) for _ in range(3)])
   # Each task's own stream (same seed) holds the examples the mixture drew from it: the segments
   # of the first pool's batches map back to their tasks without the tags.
   task_of = {}
   for name in tracked.task_names:
-    stream = data.example_stream(name, inputs_length=96, targets_length=32)
+    stream = pipeline.example_stream(name, inputs_length=96, targets_length=32)
     for ex in stream.take(64).as_numpy_iterator():
       task_of.setdefault(tuple(ex["inputs"]) + tuple(ex["targets"]), set()).add(name)
-  tracked = data.TrainData("mix:synthetic", track_tasks=True, pool_size=64, **PIPELINE)
+  tracked = pipeline.TrainData("mix:synthetic", track_tasks=True, pool_size=64, **PIPELINE)
   for batch in batches:
     next(tracked)
     found = set()
@@ -240,7 +240,7 @@ def test_host_shards_are_disjoint_and_cover_the_split(synthetic):
   # One template, so an example renders the same whichever host reads it (round-robin counts
   # the examples a host reads).
   def examples(shard_info=None):
-    stream = data.example_stream("flan:synth_reviews:t0", inputs_length=96, targets_length=32,
+    stream = pipeline.example_stream("flan:synth_reviews:t0", inputs_length=96, targets_length=32,
                                  shuffle=False, num_epochs=1, shard_info=shard_info)
     return [(tuple(ex["inputs"]), tuple(ex["targets"])) for ex in stream.as_numpy_iterator()]
   everything = examples()
@@ -250,7 +250,7 @@ def test_host_shards_are_disjoint_and_cover_the_split(synthetic):
       collections.Counter(everything)
   # ... and the hosts do the same work: equal halves, and batches of one shape every step.
   assert len(shards[0]) == len(shards[1]) == len(everything) // 2
-  hosts = [data.TrainData("mix:synthetic", shard_info=seqio.ShardInfo(i, 2), **PIPELINE)
+  hosts = [pipeline.TrainData("mix:synthetic", shard_info=seqio.ShardInfo(i, 2), **PIPELINE)
            for i in range(2)]
   a, b = next(hosts[0]), next(hosts[1])
   assert {k: v.shape for k, v in a.items()} == {k: v.shape for k, v in b.items()}
@@ -267,7 +267,7 @@ def load_script():
 
 
 def stream_of(task, **kwargs):
-  stream = data.example_stream(task, inputs_length=96, targets_length=32, shuffle=False,
+  stream = pipeline.example_stream(task, inputs_length=96, targets_length=32, shuffle=False,
                                num_epochs=1, **kwargs)
   return [(ex["inputs"].tolist(), ex["targets"].tolist()) for ex in stream.as_numpy_iterator()]
 
@@ -285,7 +285,7 @@ def test_training_reads_the_cache(synthetic, tmp_path, use_data_dir, monkeypatch
   assert stream_of("flan:synth_reviews") == expected
   # A cache tokenized with another vocabulary is refused.
   (cache / "flan_cache.json").write_text(json.dumps({"vocabulary": "0" * 16}))
-  with pytest.raises(data.CacheError, match="another vocabulary"):
+  with pytest.raises(pipeline.CacheError, match="another vocabulary"):
     stream_of("flan:synth_reviews")
 
 

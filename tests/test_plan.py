@@ -1,6 +1,7 @@
 """`flan plan`: the memory plan of a config on a mesh of stand-in devices."""
 
-from flan import cli, plan
+from flan import cli
+from flan.cli import plan
 from flan.model import presets
 
 
@@ -18,8 +19,8 @@ def test_shard_bytes_counts_one_device_share():
   import jax
   import numpy as np
   from jax.sharding import NamedSharding, PartitionSpec
-  from flan.train import partitioning
-  mesh = partitioning.make_mesh((1, 1, 1))
+  from flan import sharding
+  mesh = sharding.make_mesh((1, 1, 1))
   leaf = jax.ShapeDtypeStruct((8, 4), np.float32)
   assert plan.shard_bytes([leaf], [NamedSharding(mesh, PartitionSpec())]) == 8 * 4 * 4
   assert presets["tiny"].num_params() > 0
@@ -34,13 +35,13 @@ def test_bad_mesh_is_a_clear_error(capsys):
 def test_dims_that_do_not_divide_are_replicated():
   from types import SimpleNamespace
   from jax.sharding import PartitionSpec as P
-  from flan.train import partitioning
+  from flan import sharding
   mesh = SimpleNamespace(shape={"data": 1, "fsdp": 2, "model": 4})
   # 2 key/value heads cannot split 4 ways: that dim is replicated, the rest stays split.
-  assert partitioning.divisible_spec(P("fsdp", "model", None), (64, 2, 16), mesh) == \
+  assert sharding.divisible_spec(P("fsdp", "model", None), (64, 2, 16), mesh) == \
       P("fsdp", None, None)
-  assert partitioning.divisible_spec(P("fsdp", "model", None), (64, 8, 16), mesh) == \
+  assert sharding.divisible_spec(P("fsdp", "model", None), (64, 8, 16), mesh) == \
       P("fsdp", "model", None)
-  assert partitioning.divisible_spec(P(("data", "fsdp"), None), (6, 3), mesh) == \
+  assert sharding.divisible_spec(P(("data", "fsdp"), None), (6, 3), mesh) == \
       P(("data", "fsdp"), None)
-  assert partitioning.divisible_spec(P(("data", "fsdp"), None), (5, 3), mesh) == P(None, None)
+  assert sharding.divisible_spec(P(("data", "fsdp"), None), (5, 3), mesh) == P(None, None)

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from flan import cli, sweep
+from flan import cli
+from flan.cli import sweep
 
 CLUSTERS = ["sentiment", "arithmetic"]
 BINDINGS = ["trainer.train.num_steps = 3", "trainer.train.batch_size = 4",

@@ -8,8 +8,8 @@ import pytest
 
 tfds = pytest.importorskip("tensorflow_datasets")
 
-from flan import adapters, catalog, render, synthetic  # noqa: E402
-from flan.synthetic import base, nli, sentiment, struct_to_text  # noqa: E402
+from flan.data import adapters, catalog, render, synthetic  # noqa: E402
+from flan.data.synthetic import base, nli, sentiment, struct_to_text  # noqa: E402
 
 NAMES = sorted(synthetic.BUILDERS)
 SPLITS = ("train", "validation", "test")
@@ -131,8 +131,8 @@ def test_builders_match_the_catalog():
 
 
 def test_importing_flan_does_not_import_synthetic():
-  code = ("import sys, flan, flan.catalog, flan.adapters, flan.render; "
-          "assert 'flan.synthetic' not in sys.modules")
+  code = ("import sys, flan, flan.data.catalog, flan.data.adapters, flan.data.render; "
+          "assert 'flan.data.synthetic' not in sys.modules")
   subprocess.run([sys.executable, "-c", code], check=True)
 
 

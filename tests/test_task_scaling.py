@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from flan import catalog
+from flan.data import catalog
 from flan.model import Decoder, presets
 from flan.train import optimizer as optimizer_lib
 from flan.train import step as step_lib

@@ -2,7 +2,7 @@
 
 import pytest
 
-from flan import vocab as vocab_lib
+from flan.data import vocab as vocab_lib
 
 
 def test_ids_and_round_trip():

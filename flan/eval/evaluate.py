@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 
-from flan import catalog, fewshot, records as records_lib, render
+from flan.data import catalog, fewshot, records as records_lib, render
 from flan.eval import batching, decoding, metrics, scoring
 
 MAX_DECODE_TOKENS = 256

@@ -74,7 +74,7 @@ _MIXTURE_MACRO = re.compile(r"^MIXTURE\s*=\s*['\"]([^'\"]+)['\"]", re.MULTILINE)
 def untrained_clusters(model_dir: str | pathlib.Path) -> set[str]:
   """The clusters none of whose entries the model trained on, from the MIXTURE of its
   config.gin; empty when that is unknown."""
-  from flan import catalog, mixtures
+  from flan.data import catalog, mixtures
 
   path = pathlib.Path(model_dir) / "config.gin"
   match = _MIXTURE_MACRO.search(path.read_text()) if path.exists() else None

@@ -11,7 +11,7 @@ import functools
 
 import yaml
 
-from flan import catalog, mixtures
+from flan.data import catalog, mixtures
 
 
 @functools.lru_cache(maxsize=None)

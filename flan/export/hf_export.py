@@ -24,7 +24,8 @@ import pathlib
 
 import numpy as np
 
-from flan.export import ConversionError, mapping, output, streaming, tokenizer
+from flan.export import ConversionError, mapping, output, tokenizer
+from flan.checkpoint import streaming
 from flan.export.safetensors_io import ShardedWriter
 
 DTYPES = {"float32": np.float32, "bfloat16": "bfloat16", "float16": np.float16}

@@ -36,7 +36,8 @@ import shutil
 
 import numpy as np
 
-from flan.export import ConversionError, mapping, output, streaming, tokenizer
+from flan.export import ConversionError, mapping, output, tokenizer
+from flan.checkpoint import streaming
 from flan.export.safetensors_io import SafetensorsDir, SafetensorsError
 
 VOCABULARY_FILE = "vocabulary.model"
@@ -113,8 +114,8 @@ def import_hf(source: str | pathlib.Path, out: str | pathlib.Path, *,
   """Imports a Hugging Face Llama folder into a flan model directory; returns its path."""
   from tqdm.auto import tqdm
 
-  from flan import vocab as vocab_lib
-  from flan.export.streaming import MODEL_CONFIG_FILE
+  from flan.data import vocab as vocab_lib
+  from flan.checkpoint.streaming import MODEL_CONFIG_FILE
 
   source = pathlib.Path(source).absolute()
   dtype = _dtype(param_dtype)

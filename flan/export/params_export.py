@@ -18,7 +18,8 @@ import shutil
 
 import numpy as np
 
-from flan.export import hf_export, output, streaming
+from flan.export import hf_export, output
+from flan.checkpoint import streaming
 
 VOCABULARY_FILE = "vocabulary.model"
 

@@ -85,7 +85,7 @@ def write_hf_tokenizer(spm_path: str | pathlib.Path, out: pathlib.Path, info: Sp
 
 def prompt_format(info: SpmInfo, meta: dict) -> dict:
   """flan_prompt.json: how the model expects its text, for whoever serves the export."""
-  from flan import render
+  from flan.data import render
   eos = info.pieces[info.eos_id]
   example_inputs = ("Premise: A man is playing a guitar.\nHypothesis: A person makes music.\n"
                     "Does the premise entail the hypothesis?\n" +

@@ -31,7 +31,7 @@ from flan.model import attention_core
 from flan.model.config import ModelConfig
 from flan.model.layers import compute_weight, dense, logical_param
 from flan.model.rope import apply_rope
-from flan.model.sharding import KEYS, QUERIES, RESIDUAL, constrain
+from flan.sharding import KEYS, QUERIES, RESIDUAL, constrain
 
 NEG_INF = -1e9  # float32 bias for masked scores; finite so fully masked rows don't give NaN.
 

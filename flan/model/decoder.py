@@ -30,7 +30,7 @@ from flan.model.attention import Attention, attention_mask, extend_mask
 from flan.model.config import ModelConfig
 from flan.model.layers import Embedding, RMSNorm, compute_weight, dense, logical_param
 from flan.model.mlp import Mlp
-from flan.model.sharding import LOGITS, RESIDUAL, constrain
+from flan.sharding import LOGITS, RESIDUAL, constrain
 
 
 class Block(nnx.Module):

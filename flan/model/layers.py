@@ -23,7 +23,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from flan.model import lowp
-from flan.model.sharding import constrain
+from flan.sharding import constrain
 
 
 def logical_param(rngs: nnx.Rngs, stddev: float, shape: tuple[int, ...],

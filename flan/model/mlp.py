@@ -6,7 +6,7 @@ from flax import nnx
 
 from flan.model.config import ModelConfig
 from flan.model.layers import compute_weight, dense, logical_param
-from flan.model.sharding import HIDDEN, RESIDUAL, constrain
+from flan.sharding import HIDDEN, RESIDUAL, constrain
 
 
 ACTIVATIONS = {"silu": jax.nn.silu, "gelu": jax.nn.gelu}

@@ -43,7 +43,7 @@ def plan_state(config, optimizer_fn, seed: int, mesh, rules):
   The model is traced abstractly to read its logical axes; `make_state` builds the real state.
   """
   from flan.model import Decoder
-  from flan.train import partitioning
+  from flan import sharding
 
   abstract = nnx.eval_shape(lambda: Decoder(config, rngs=nnx.Rngs(seed)))
   graphdef, abstract_params = nnx.split(abstract, nnx.Param)
@@ -56,19 +56,19 @@ def plan_state(config, optimizer_fn, seed: int, mesh, rules):
             "opt_state": optimizer.init(params)}
 
   abstract_state = jax.eval_shape(make_state)
-  param_shardings = partitioning.mesh_shardings(axes, mesh, rules, abstract_state["params"])
-  shardings = partitioning.state_shardings(abstract_state, param_shardings, mesh)
+  param_shardings = sharding.mesh_shardings(axes, mesh, rules, abstract_state["params"])
+  shardings = sharding.state_shardings(abstract_state, param_shardings, mesh)
   return graphdef, optimizer, make_state, abstract_state, shardings
 
 
 def build_state(config, optimizer_fn, seed: int, mesh, rules):
   """(graphdef, optimizer, state, state shardings): the state created already sharded, under
   jit with the mesh shardings as outputs (no host holds the whole model)."""
-  from flan.train import partitioning
+  from flan import sharding
 
   graphdef, optimizer, make_state, _, shardings = plan_state(config, optimizer_fn, seed, mesh,
                                                               rules)
-  return graphdef, optimizer, partitioning.init_sharded(make_state, shardings), shardings
+  return graphdef, optimizer, sharding.init_sharded(make_state, shardings), shardings
 
 
 def param_axes(model: nnx.Module):
@@ -91,10 +91,10 @@ def make_train_step(graphdef, optimizer: optax.GradientTransformation, *, z_loss
   With `microbatches` > 1 the batch is split along its rows and the gradient of the summed loss
   is accumulated in a `lax.scan`; the normalizer is computed once from the whole batch, so
   every normalization mode gives the same update as one big batch (T5X divides per microbatch).
-  With shardings (flan/train/partitioning.py) the step is compiled for the mesh: the state stays
+  With shardings (flan/sharding.py) the step is compiled for the mesh: the state stays
   where it is (donated), the batch arrives split over the batch axes, activations are pinned by
-  their logical names through `rules` (default partitioning.DEFAULT_RULES; see
-  flan/model/sharding.py) and gradients are placed like the parameters.
+  their logical names through `rules` (default sharding.DEFAULT_RULES; see
+  flan/sharding.py) and gradients are placed like the parameters.
 
   With `loss_capacity` c (0 < c <= 1) the output projection and the softmax over the vocabulary
   run only at the first ceil(c * L) loss-bearing positions of each row (loss.loss_positions):
@@ -102,8 +102,7 @@ def make_train_step(graphdef, optimizer: optax.GradientTransformation, *, z_loss
   more loss positions takes the full projection instead (both are compiled; `lax.cond` picks),
   so the loss and gradients are those of the full computation either way.
   """
-  from flan.model import sharding as sharding_lib
-  from flan.train import partitioning
+  from flan import sharding
 
   def terms(model, hidden, targets, weights, scale):
     numerator, _, metrics = loss_lib.loss_terms(
@@ -153,7 +152,7 @@ def make_train_step(graphdef, optimizer: optax.GradientTransformation, *, z_loss
     if state_shardings is None:
       return update(state, batch)
     mesh = jax.tree.leaves(state_shardings)[0].mesh
-    with sharding_lib.activation_sharding(mesh, rules or partitioning.DEFAULT_RULES):
+    with sharding.activation_sharding(mesh, rules or sharding.DEFAULT_RULES):
       return update(state, batch)
 
   def update(state: State, batch: dict) -> tuple[State, dict]:

@@ -4,7 +4,7 @@
 
 writes into `model_dir`:
     checkpoints/<step>/    Orbax checkpoints (state + data position + vocabulary)
-    data_state/            the input pipeline's iterator at each checkpoint (flan/train/data.py)
+    data_state/            the input pipeline's iterator at each checkpoint (flan/data/pipeline.py)
     metrics.jsonl          one line per logged step: loss per target token, token accuracy,
                            learning rate, gradient norm, packing efficiency, tokens/s
 A second call with the same `model_dir` resumes from the latest complete checkpoint. SIGTERM
@@ -32,10 +32,12 @@ import numpy as np
 import optax
 from flax import nnx
 
-from flan import vocab as vocab_lib
+from flan.data import vocab as vocab_lib
 from flan.model import Decoder, ModelConfig
-from flan.train import checkpoints, data, partitioning
-from flan.train import metrics as metrics_lib
+from flan.checkpoint import manager
+from flan.data import pipeline
+from flan import sharding
+from flan.train import logger as metrics_lib
 from flan.train import optimizer as optimizer_lib, step as step_lib
 
 
@@ -168,17 +170,17 @@ def train(*, model_dir: str, mixture: str, model: ModelConfig, num_steps: int,
     raise TrainingError(f"the vocabulary has {vocab.vocab_size} pieces but the model's embedding "
                         f"has {model.vocab_size} rows; set vocab_size >= {vocab.vocab_size}")
   schedule = learning_rate if callable(learning_rate) else optax.constant_schedule(learning_rate)
-  mesh = partitioning.make_mesh(mesh_shape)
-  rules = tuple(axis_rules) if axis_rules else partitioning.DEFAULT_RULES
+  mesh = sharding.make_mesh(mesh_shape)
+  rules = tuple(axis_rules) if axis_rules else sharding.DEFAULT_RULES
   try:
-    partitioning.check_batch(batch_size, mesh, rules, microbatches)
+    sharding.check_batch(batch_size, mesh, rules, microbatches)
   except ValueError as e:
     raise TrainingError(str(e)) from None
   graphdef, tx, state, shardings = step_lib.build_state(
       model, lambda axes: optimizer(learning_rate=schedule, axes=axes), seed, mesh, rules)
-  batch_sharding = partitioning.batch_sharding(mesh, rules)
+  batch_sharding = sharding.batch_sharding(mesh, rules)
 
-  ckpt = checkpoints.Checkpointer(model_dir, every=checkpoint_every, keep=keep_checkpoints)
+  ckpt = manager.Checkpointer(model_dir, every=checkpoint_every, keep=keep_checkpoints)
   start_batch, start_step = 0, 0
   restored = ckpt.restore(state)
   if restored is not None:
@@ -190,7 +192,7 @@ def train(*, model_dir: str, mixture: str, model: ModelConfig, num_steps: int,
     start_step, start_batch = int(meta["step"]), int(meta["data"]["batches"])
     print(f"resuming {model_dir} from step {start_step}")
   elif init_from:
-    from flan.export import streaming
+    from flan.checkpoint import streaming
     params = streaming.init_params(init_from, model, vocabulary, state["params"])
     state = dict(state, params=params, opt_state=jax.jit(
         tx.init, out_shardings=shardings["opt_state"])(params))
@@ -200,7 +202,7 @@ def train(*, model_dir: str, mixture: str, model: ModelConfig, num_steps: int,
     return {"step": start_step}
 
   sharded = host_input == "shard"
-  batches = data.TrainData(mixture, inputs_length=inputs_length, targets_length=targets_length,
+  batches = pipeline.TrainData(mixture, inputs_length=inputs_length, targets_length=targets_length,
                            batch_size=host_batch_size(batch_size) if sharded else batch_size,
                            seed=data_seed, vocabulary=vocab,
                            shard_info=host_shard() if sharded else None, start_batch=start_batch,
@@ -251,7 +253,7 @@ def train(*, model_dir: str, mixture: str, model: ModelConfig, num_steps: int,
       check_batch(batch, step)
       if scales is not None:
         batch[step_lib.LOSS_SCALE] = scales[batches.last_task_ids]
-      state, metrics = train_step(state, data.to_global(batch, batch_sharding,
+      state, metrics = train_step(state, pipeline.to_global(batch, batch_sharding,
                                                         whole=not sharded))
       logger.add(metrics, batch)
       if on_nonfinite == "stop":
@@ -306,7 +308,7 @@ def load_model(model_dir: str | pathlib.Path, step: int | None = None):
                         f"{saved.get('vocabulary_fingerprint')} vs "
                         f"{vocab_lib.fingerprint(saved.get('vocabulary'))})")
   graphdef, params = nnx.split(Decoder(config, rngs=nnx.Rngs(0)), nnx.Param)
-  ckpt = checkpoints.Checkpointer(model_dir, asynchronous=False)
+  ckpt = manager.Checkpointer(model_dir, asynchronous=False)
   try:
     restored = ckpt.restore_params(params, step)
   finally:

@@ -1,7 +1,0 @@
-"""Adapters: a raw TFDS example -> the canonical record (see `flan.adapters.core`)."""
-
-from flan.adapters.core import (Record, adapt, classification, declarative, generation, lookup,
-                                register, text, texts)
-
-__all__ = ["Record", "adapt", "classification", "declarative", "generation", "lookup",
-           "register", "text", "texts"]

@@ -1,0 +1,1 @@
+"""The model directory: its config file, vocabulary check, Orbax checkpoints, streaming."""

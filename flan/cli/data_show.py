@@ -1,0 +1,84 @@
+"""`flan data list` and `flan data show`: the catalog and rendered examples, as a person reads them.
+
+    $ flan data list --cluster sentiment
+    entry          cluster    type            metric    train  validation  test  manual
+    synth_reviews  sentiment  classification  accuracy  3000   200         200   no
+
+Sizes are the TFDS counts of the entry's split expressions (before the adapter drops anything),
+read from the prepared builder in the data directory, or "-" when it is not prepared there.
+
+    $ flan data show synth_reviews --shots 2 --options random --n 1
+    === synth_reviews [train] example 0, template t0, 2 shots
+    --- inputs
+    ...
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+from flan.data import catalog, datasets, records, tasks
+
+LIST_COLUMNS = ("entry", "cluster", "type", "metric", "train", "validation", "test", "manual")
+
+
+def split_sizes(spec, directory: str) -> dict[str, int]:
+  """Examples per split of a prepared builder ({} when it is not prepared in `directory`)."""
+  info = pathlib.Path(directory, spec.tfds_name, spec.tfds_version, "dataset_info.json")
+  if not info.exists():  # cheap check first: no TensorFlow for an empty data directory
+    return {}
+  import tensorflow_datasets as tfds
+  if spec.collection == "synthetic":
+    import flan.data.synthetic  # noqa: F401  (registers the synthetic builders)
+  try:
+    splits = tfds.builder(spec.tfds_full_name, data_dir=directory).info.splits
+    return {name: splits[expr].num_examples for name, expr in spec.splits.items()}
+  except Exception:  # noqa: BLE001  (unknown builder or split: the sizes are just not known)
+    return {}
+
+
+def list_rows(collection: str | None = None, cluster: str | None = None,
+              directory: str | None = None) -> list[tuple[str, ...]]:
+  """One row of LIST_COLUMNS per catalog entry."""
+  directory = directory or datasets.data_dir()
+  rows = []
+  for spec in catalog.entries(collection=collection, cluster=cluster):
+    sizes = split_sizes(spec, directory)
+    rows.append((spec.name, spec.cluster, spec.type, spec.metric,
+                 *(str(sizes.get(s, "-")) for s in ("train", "validation", "test")),
+                 "yes" if spec.manual_download else "no"))
+  return rows
+
+
+def format_table(header, rows) -> str:
+  """Left-aligned columns two spaces apart, no trailing spaces."""
+  widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+  return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip()
+                   for row in [header, *rows])
+
+
+def list_entries(collection: str | None = None, cluster: str | None = None) -> None:
+  print(format_table(LIST_COLUMNS, list_rows(collection, cluster)))
+
+
+def show(name: str, n: int = 3, split: str = "train", template: int | None = None,
+         shots: int = 0, options: str = "flan", seed: int = 0) -> None:
+  """Prints `n` rendered examples of a task (templates round-robin, or only `template`)."""
+  spec, templates = tasks.resolve(name)
+  if template is not None:
+    _, templates = tasks.resolve(tasks.task_name(spec.name, template))
+  shown = 0
+  for i, example in records.iter_examples(spec, templates, split, shots=shots, options=options,
+                                          seed=seed):
+    flags = " inverted" if example.inverted else ""
+    shot_note = f", {example.shots} shots" if shots else ""
+    print(f"=== {spec.name} [{split}] example {i}, template t{example.template}{flags}{shot_note}")
+    print(f"--- inputs\n{example.inputs}\n--- targets\n{example.targets}")
+    if example.options:
+      print(f"--- options: {list(example.options)}")
+    if options != "flan" and example.options_format.style != "none":
+      fmt = example.options_format
+      print(f"--- options format: header {fmt.header!r}, marker {fmt.marker!r}")
+    shown += 1
+    if shown == n:
+      break

@@ -1,0 +1,369 @@
+"""The `flan` command.
+
+    flan demo [--out runs/demo]                         the whole loop on the offline synthetic data
+    flan train --gin_file=F [--gin.NAME=VALUE ...]      train (T5X-style gin flags), resumes
+    flan eval --model_dir D (--task T | --cluster C | --suite S) [--shots K]
+                                                        evaluation of a trained model
+    flan sweep holdout --gin_file=F [--clusters C ...] [--print_only]
+                                                        train + evaluate, one run per held-out cluster
+    flan data list [--cluster C] [--collection X]      entries, metrics, split sizes where prepared
+    flan data show TASK [--template N] [--shots K] [--options flan|none|random]
+    flan data export TASK_OR_MIXTURE --split S --out F.jsonl [--limit N] [--shots K] [--options O]
+    flan data manifest [--out templates/MANIFEST.md] | prepare --synthetic | vocab --out F
+    flan data stats MIXTURE [--steps N --batch_size B]   rates, probabilities, held-out clusters
+    flan import hf --from HF_DIR --out MODEL_DIR        a local Llama checkpoint -> flan model dir
+    flan export hf --checkpoint MODEL_DIR --out DIR     -> transformers LlamaForCausalLM folder
+    flan export params --checkpoint MODEL_DIR --out DIR [--dtype bfloat16]   params only
+
+Errors a user can fix (unknown task, malformed template, missing dataset, bad gin binding) are
+printed as one line and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow only feeds data here
+
+
+class _Parser(argparse.ArgumentParser):
+  """argparse with the project's error form: one line, exit status 2."""
+
+  def error(self, message):
+    self.exit(2, f"flan: error: {message} (see `{self.prog} --help`)\n")
+
+
+def _user_errors():
+  from flan.data.catalog import CatalogError, UnknownEntryError
+  from flan.data.datasets import DatasetNotPreparedError
+  from flan.cli.data_export import ExportError
+  from flan.export import ConversionError
+  from flan.data.fewshot import FewshotError
+  from flan.cli.gin_config import GinError
+  from flan.cli.plan import PlanError
+  from flan.data.pipeline import CacheError
+  from flan.train.trainer import TrainingError
+  return (CatalogError, UnknownEntryError, DatasetNotPreparedError, GinError, TrainingError,
+          FileNotFoundError, ExportError, FewshotError, ConversionError, PlanError, CacheError)
+
+
+def cmd_train(args, gin_bindings):
+  from flan.cli import gin_config
+  from flan.train import trainer
+
+  if args.distributed:
+    import jax
+    jax.distributed.initialize()
+  gin_config.parse(args.gin_file, list(args.gin_bindings) + gin_bindings)
+  return gin_config.train_with_configs(trainer.train)
+
+
+def _eval_specs(args):
+  """The entries (or (entry, templates) pairs) `flan eval` evaluates."""
+  from flan.data import catalog, mixtures, tasks
+  from flan.eval import suites
+
+  if args.task:
+    spec, templates = tasks.resolve(args.task)
+    return [(spec, templates)]
+  if args.cluster:
+    mixtures.excluded_clusters(args.cluster)  # validates the cluster name
+    return catalog.entries(collection=args.collection, cluster=args.cluster)
+  if args.suite:
+    return suites.suite_specs(args.suite)
+  return catalog.entries(collection=args.collection)
+
+
+def cmd_plan(args, gin_bindings):
+  from flan.cli import plan
+  mesh = tuple(int(x) for x in args.mesh.split(","))
+  if len(mesh) != 3 or min(mesh) < 1:
+    raise plan.PlanError(f"--mesh must be three positive sizes data,fsdp,model; got {args.mesh}")
+  return plan.run(args.gin_file, list(args.gin_bindings) + gin_bindings, mesh, args.accelerator,
+                  args.full_compile)
+
+
+def cmd_eval(args):
+  from flan.eval import runner
+
+  specs = _eval_specs(args)
+  out = args.out or os.path.join(args.model_dir, "eval")
+  # Held-out status comes from the model's training mixture (runner.untrained_clusters).
+  try:
+    summary = runner.evaluate_model(args.model_dir, specs, out_dir=out, splits=args.splits,
+                                    limit=args.limit, shots=args.shots,
+                                    beam_size=args.beam, progress=not args.quiet)
+  except runner.EvalError as e:
+    print(f"flan: error: {e}", file=sys.stderr)
+    sys.exit(2)
+  print(runner.format_summary(summary))
+  print(f"\nfiles: {out}/ (predictions.jsonl, templates.csv, summary.md, summary.csv)")
+
+
+def cmd_sweep(args, gin_bindings):
+  from flan.cli import sweep
+
+  plan = sweep.SweepPlan(gin_files=list(args.gin_file),
+                         bindings=list(args.gin_bindings) + gin_bindings,
+                         out_dir=args.out, collection=args.collection,
+                         clusters=args.clusters or None, limit=args.limit, shots=args.shots,
+                         splits=tuple(args.splits))
+  if args.print_only:
+    print("\n".join(sweep.launch_commands(plan)))
+    return
+  results = sweep.run_sweep(plan, progress=not args.quiet)
+  print(sweep.markdown_results(results))
+  print(f"\nfiles: {args.out}/ (results.md, results.csv, results.png, heldout_*/)")
+
+
+def cmd_data(args):
+  from flan.data import catalog
+
+  if args.data_command == "list":
+    from flan.cli.data_show import list_entries
+    catalog.catalog()  # a malformed entry fails here, before anything is printed
+    list_entries(collection=args.collection, cluster=args.cluster)
+  elif args.data_command == "show":
+    from flan.cli.data_show import show
+    show(args.task, n=args.n, split=args.split, template=args.template, shots=args.shots,
+         options=args.options, seed=args.seed)
+  elif args.data_command == "export":
+    from flan.cli.data_export import export
+    counts = export(args.name, split=args.split, out=args.out, limit=args.limit,
+                    shots=args.shots, options=args.options, seed=args.seed,
+                    overwrite=args.overwrite)
+    print(f"wrote {sum(counts.values())} examples of {len(counts)} entries to {args.out}")
+  elif args.data_command == "stats":
+    from flan.cli import data_stats
+    data_stats.print_stats(args.mixture, as_json=args.json, steps=args.steps,
+                              batch_size=args.batch_size,
+                              examples_per_row=args.examples_per_row)
+  elif args.data_command == "manifest":
+    from flan.cli import data_manifest
+    if args.out:
+      print(f"wrote {data_manifest.write(args.out)}")
+    else:
+      print(data_manifest.generate(), end="")
+  elif args.data_command == "prepare":
+    from flan.data import datasets, synthetic
+    for builder in synthetic.prepare(data_dir=args.data_dir or datasets.data_dir()).values():
+      print(f"prepared {builder.info.full_name} in {builder.data_dir}")
+  elif args.data_command == "vocab":
+    import tempfile
+
+    from flan.data import vocab
+    with tempfile.TemporaryDirectory() as tmp:
+      path = vocab.build(args.out, data_dir=tmp)
+    print(f"wrote {path}")
+
+
+def cmd_demo(args):
+  from flan.cli import demo
+  demo.run(out_dir=args.out, num_steps=args.steps, heldout=args.heldout, limit=args.limit)
+
+
+def _size(text: str) -> int:
+  """'5GB', '500MB', '123' (bytes) -> bytes."""
+  units = {"KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40}
+  text = text.strip().upper()
+  try:
+    for unit, factor in units.items():
+      if text.endswith(unit):
+        return int(float(text[:-len(unit)]) * factor)
+    return int(text)
+  except ValueError:
+    raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 5GB, 500MB)") from None
+
+
+def cmd_import(args):
+  from flan.export import hf_import
+  out = hf_import.import_hf(args.source, args.out, param_dtype=args.param_dtype,
+                            overwrite=args.overwrite, progress=not args.quiet)
+  print(f"imported {args.source} into {out}\n"
+        f"fine-tune: flan train --gin_file={out / hf_import.GIN_FILE} "
+        f"--gin.MIXTURE=\"'mix:...'\" --gin.MODEL_DIR=\"'runs/...'\"")
+
+
+def cmd_export(args):
+  if args.export_command == "hf":
+    from flan.export import hf_export
+    out = hf_export.export_hf(args.checkpoint, args.out, dtype=args.dtype, step=args.step,
+                              overwrite=args.overwrite, max_shard_bytes=args.max_shard_size,
+                              progress=not args.quiet)
+  else:
+    from flan.export import params_export
+    out = params_export.export_params(args.checkpoint, args.out, dtype=args.dtype,
+                                      step=args.step, overwrite=args.overwrite,
+                                      progress=not args.quiet)
+  print(f"wrote {out}")
+
+
+def _add_import_export_parsers(sub) -> None:
+  imp = sub.add_parser("import", help="import a Hugging Face checkpoint")
+  imp_sub = imp.add_subparsers(dest="import_command", required=True)
+  hf = imp_sub.add_parser("hf", help="a local Llama-style folder (safetensors, config.json, "
+                                     "tokenizer.model) -> a flan model directory")
+  hf.add_argument("--from", dest="source", required=True, help="the Hugging Face folder")
+  hf.add_argument("--out", required=True, help="the flan model directory to create")
+  hf.add_argument("--param_dtype", choices=("float32", "bfloat16"), default="float32")
+  hf.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+  hf.add_argument("--quiet", action="store_true", help="no progress bar")
+  exp = sub.add_parser("export", help="export a checkpoint (Hugging Face, params only)")
+  exp_sub = exp.add_subparsers(dest="export_command", required=True)
+  for name, text in (("hf", "a transformers LlamaForCausalLM folder with tokenizer and prompt "
+                            "format"),
+                     ("params", "parameters only (no optimizer state), as a flan model dir")):
+    p = exp_sub.add_parser(name, help=text)
+    p.add_argument("--checkpoint", required=True,
+                   help="a model directory (latest step) or its checkpoints/<step> folder")
+    p.add_argument("--out", required=True, help="the folder to create")
+    p.add_argument("--dtype", choices=("float32", "bfloat16"), default=None,
+                   help="dtype of the exported parameters (default: the checkpoint's)")
+    p.add_argument("--step", type=int, default=None, help="default: the latest")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    if name == "hf":
+      p.add_argument("--max_shard_size", type=_size, default=5 << 30,
+                     help="largest safetensors shard (default 5GB)")
+
+
+def _add_render_flags(parser) -> None:
+  from flan.data.render import OPTIONS_STYLES
+  parser.add_argument("--shots", type=int, default=0, help="few-shot exemplars (0..16)")
+  parser.add_argument("--options", choices=OPTIONS_STYLES, default="flan",
+                      help="options block: FLAN's, none, or a random format per example")
+  parser.add_argument("--seed", type=int, default=0, help="seeds exemplars and random formats")
+
+
+def _add_eval_flags(parser) -> None:
+  parser.add_argument("--splits", nargs="+", default=["validation", "test"],
+                      help="splits to evaluate: templates are selected on validation, "
+                           "reported on test")
+  parser.add_argument("--limit", type=int, default=100, help="examples per split and entry")
+  parser.add_argument("--shots", type=int, default=0, help="few-shot exemplars (0 = zero-shot)")
+  parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def build_parser() -> argparse.ArgumentParser:
+  parser = _Parser(prog="flan", description=__doc__.splitlines()[0])
+  sub = parser.add_subparsers(dest="command", required=True)
+
+  demo = sub.add_parser("demo", help="train and evaluate zero-shot on the synthetic data")
+  demo.add_argument("--out", default="runs/demo", help="output folder (resumes if present)")
+  demo.add_argument("--steps", type=int, default=None, help="override the number of steps")
+  demo.add_argument("--heldout", default="nli", help="the synthetic cluster to hold out")
+  demo.add_argument("--limit", type=int, default=100, help="evaluation examples per task")
+
+  train = sub.add_parser("train", help="train a model (gin-configured)")
+  train.add_argument("--gin_file", action="append", default=[], required=True)
+  train.add_argument("--gin_bindings", action="append", default=[])
+  train.add_argument("--distributed", action="store_true",
+                     help="multi-host: jax.distributed.initialize() before anything else")
+
+  pl = sub.add_parser("plan", help="per-device memory of a training config on a mesh")
+  pl.add_argument("--gin_file", action="append", default=[], required=True)
+  pl.add_argument("--gin_bindings", action="append", default=[])
+  pl.add_argument("--mesh", default="1,1,1", help="data,fsdp,model sizes, e.g. 1,128,1")
+  pl.add_argument("--accelerator", default=None, help="tpu-v3, tpu-v4, tpu-v5e, tpu-v5p, h100, h200")
+  pl.add_argument("--full_compile", action="store_true", help="compile every layer")
+
+  ev = sub.add_parser("eval", help="zero-shot (or few-shot) evaluation of a trained model")
+  ev.add_argument("--model_dir", required=True)
+  group = ev.add_mutually_exclusive_group()
+  group.add_argument("--task", help="an entry or task: rte, flan:rte, flan:rte:t3")
+  group.add_argument("--cluster", help="every entry of a cluster (of --collection)")
+  group.add_argument("--suite", help="a named suite of mixtures/suites.yaml, e.g. paper25")
+  ev.add_argument("--collection", default="synthetic")
+  _add_eval_flags(ev)
+  ev.add_argument("--beam", type=int, default=1, help="beam size for generation (1 = greedy)")
+  ev.add_argument("--out", default=None, help="output folder (default MODEL_DIR/eval)")
+
+  sweep = sub.add_parser("sweep", help="train-and-evaluate sweeps")
+  sweep_sub = sweep.add_subparsers(dest="sweep_command", required=True)
+  holdout = sweep_sub.add_parser(
+      "holdout", help="one run per held-out cluster: train on the rest, evaluate it zero-shot")
+  holdout.add_argument("--gin_file", action="append", default=[], required=True)
+  holdout.add_argument("--gin_bindings", action="append", default=[])
+  holdout.add_argument("--clusters", nargs="+", default=None,
+                       help="clusters to hold out (default: every cluster of --collection)")
+  holdout.add_argument("--collection", default="flan")
+  holdout.add_argument("--out", default="runs/sweep", help="sweep folder (resumes if present)")
+  holdout.add_argument("--print_only", action="store_true",
+                       help="print one launch command per run (for a pod) instead of running")
+  _add_eval_flags(holdout)
+
+  data = sub.add_parser("data", help="inspect and prepare datasets")
+  data_sub = data.add_subparsers(dest="data_command", required=True)
+  lst = data_sub.add_parser("list", help="catalog entries")
+  lst.add_argument("--collection", default=None)
+  lst.add_argument("--cluster", default=None)
+  show = data_sub.add_parser("show", help="rendered examples of a task")
+  show.add_argument("task", help="an entry or task name: rte, flan:rte, flan:rte:t3")
+  show.add_argument("--n", type=int, default=3)
+  show.add_argument("--split", default="train")
+  show.add_argument("--template", type=int, default=None)
+  _add_render_flags(show)
+  export = data_sub.add_parser("export", help="rendered examples as JSONL")
+  export.add_argument("name", help="a task (flan:rte, flan:rte:t3) or a mixture (mix:flan...)")
+  export.add_argument("--split", required=True)
+  export.add_argument("--out", required=True, help="the .jsonl file to write")
+  export.add_argument("--limit", type=int, default=None, help="examples per entry")
+  export.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+  _add_render_flags(export)
+  stats = data_sub.add_parser("stats", help="a mixture's datasets, rates and probabilities")
+  stats.add_argument("mixture", help="mix:flan, mix:flan:heldout_nli, mix:flan:clusters_3, ...")
+  stats.add_argument("--steps", type=int, default=None, help="training steps, for expected counts")
+  stats.add_argument("--batch_size", type=int, default=None, help="rows per step")
+  stats.add_argument("--examples_per_row", type=float, default=1.0,
+                     help="examples a packed row holds on average (1: unpacked)")
+  stats.add_argument("--json", action="store_true", help="print JSON instead of tables")
+  manifest = data_sub.add_parser("manifest", help="the catalog as a Markdown table")
+  manifest.add_argument("--out", default=None, help="file to write (default: print)")
+  prepare = data_sub.add_parser("prepare", help="build the synthetic datasets (no download)")
+  prepare.add_argument("--synthetic", action="store_true", required=True)
+  prepare.add_argument("--data_dir", default=None)
+  vocab = data_sub.add_parser("vocab", help="rebuild the demo SentencePiece vocabulary")
+  vocab.add_argument("--out", required=True)
+  _add_import_export_parsers(sub)
+  return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+  argv = list(sys.argv[1:] if argv is None else argv)
+  from flan.cli import gin_config
+  from flan import runtime
+  runtime.keep_freed_memory()  # before JAX and TensorFlow start threads; see runtime.py
+  try:
+    gin_bindings, argv = gin_config.split_gin_flags(argv)
+  except gin_config.GinError as e:
+    print(f"flan: error: {e}", file=sys.stderr)
+    return 2
+  args = build_parser().parse_args(argv)
+  errors = _user_errors()
+  try:
+    if args.command == "train":
+      cmd_train(args, gin_bindings)
+    elif args.command == "plan":
+      cmd_plan(args, gin_bindings)
+    elif args.command == "eval":
+      cmd_eval(args)
+    elif args.command == "sweep":
+      cmd_sweep(args, gin_bindings)
+    elif args.command == "data":
+      cmd_data(args)
+    elif args.command == "demo":
+      cmd_demo(args)
+    elif args.command == "import":
+      cmd_import(args)
+    elif args.command == "export":
+      cmd_export(args)
+  except errors as e:
+    print(f"flan: error: {e}", file=sys.stderr)
+    return 2
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())

@@ -1,0 +1,333 @@
+"""The catalog: `templates/*.yaml` loaded into typed, validated `DatasetSpec` objects.
+
+A catalog entry is pure data (see docs/templates.md). Loading is cheap: YAML only, no TensorFlow.
+
+    >>> spec = load_entry("templates/rte.yaml")
+    >>> spec.name, spec.cluster, len(spec.templates)
+    ('rte', 'nli', 10)
+    >>> spec.templates[0].uses_options, spec.templates[-1].inverted
+    (True, True)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import functools
+import os
+import pathlib
+import re
+import string
+from typing import Any
+
+import yaml
+
+NUM_TEMPLATES = 10
+MAX_INVERTED = 3
+SPECIAL_PLACEHOLDERS = ("answer", "options")
+TYPES = ("classification", "generation")
+# Metric names an entry may declare (flan/eval implements them).
+METRICS = ("accuracy", "accuracy_f1", "accuracy_macro_f1", "matthews_corr", "pearson_spearman",
+           "squad", "exact_match", "multirc", "record", "bleu", "rouge", "edit_distance")
+TEMPLATES_DIR = pathlib.Path(__file__).resolve().parents[2] / "templates"
+
+
+class CatalogError(ValueError):
+  """A catalog entry is malformed. The message names the file and template."""
+
+
+class UnknownEntryError(KeyError):
+  """A name that is not in the catalog. The message suggests close names."""
+
+  def __str__(self):
+    return str(self.args[0])
+
+
+@dataclasses.dataclass(frozen=True)
+class Template:
+  """One (input, target) pattern of an entry.
+
+  `index` is 0-based; task names use it as `t{index}` (`flan:rte:t0` is the plainest).
+  """
+  index: int
+  input: str
+  target: str
+  inverted: bool = False
+  label: str | None = None
+  eval: bool = True
+
+  @property
+  def uses_options(self) -> bool:
+    return "options" in placeholders(self.input)
+
+
+@dataclasses.dataclass(frozen=True)
+class FewshotFormat:
+  """How few-shot exemplars are joined to the query (entry key `fewshot`, defaults shown).
+
+  Each exemplar is its inputs, `targets_prefix`, its targets and `example_separator`; the query's
+  inputs come last, then `targets_prefix` without trailing whitespace (nothing, by default), so
+  zero shots is exactly the zero-shot input. With the defaults:
+
+      'Is 3 odd?\\n\\nyes\\n\\n\\nIs 4 odd?\\n\\nno\\n\\n\\nIs 5 odd?'
+  """
+  targets_prefix: str = "\n\n"
+  example_separator: str = "\n\n\n"
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetSpec:
+  """A catalog entry: one TFDS config, its splits, adapter and ten templates."""
+  name: str
+  paper_dataset: str
+  cluster: str
+  collection: str
+  type: str
+  metric: str
+  tfds_name: str
+  tfds_version: str
+  splits: dict[str, str]
+  adapter: dict[str, Any]
+  templates: tuple[Template, ...]
+  path: str = ""
+  manual_download: bool = False
+  eval_only: bool = False
+  fewshot: FewshotFormat = FewshotFormat()
+
+  @property
+  def tfds_full_name(self) -> str:
+    """`super_glue/rte:1.0.2`, the form `tfds.builder` and seqio take."""
+    return f"{self.tfds_name}:{self.tfds_version}"
+
+  @property
+  def fields(self) -> tuple[str, ...]:
+    """The text fields the adapter emits."""
+    fields = self.adapter.get("fields", ())
+    return tuple(fields.keys() if isinstance(fields, dict) else fields)
+
+  @property
+  def options(self) -> tuple[str, ...] | None:
+    """Fixed verbalized labels of a declarative classification adapter, else None."""
+    options = self.adapter.get("options")
+    return tuple(options) if options else None
+
+  @property
+  def num_options(self) -> int | None:
+    """How many answers a classification entry chooses from: its fixed options, else the
+    adapter's declared `num_options` (options that vary per example, e.g. ARC's four choices);
+    None for generation (and for classification over open sets, e.g. ReCoRD's entities)."""
+    if self.options is not None:
+      return len(self.options)
+    declared = self.adapter.get("num_options")
+    return int(declared) if declared else None
+
+  @property
+  def train_templates(self) -> tuple[Template, ...]:
+    return self.templates
+
+  @property
+  def eval_templates(self) -> tuple[Template, ...]:
+    return tuple(t for t in self.templates if t.eval)
+
+
+def placeholders(text: str) -> list[str]:
+  """Names of the `{placeholders}` in a template text, in order ('{{' is a literal brace)."""
+  try:
+    return [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
+  except ValueError as e:
+    raise CatalogError(f"unbalanced braces: {e}") from None
+
+
+_GLUED = re.compile(r"[A-Za-z0-9]\{(?!\{)|(?<!\})\}[A-Za-z0-9]")
+
+
+def _check_template(t: dict[str, Any], index: int, fields: set[str], entry_type: str,
+                    options: tuple[str, ...] | None, where: str) -> Template:
+  where = f"{where}: template {index}"
+  if not isinstance(t, dict) or "input" not in t or "target" not in t:
+    raise CatalogError(f"{where}: needs 'input' and 'target' keys")
+  unknown_keys = set(t) - {"input", "target", "inverted", "label", "eval"}
+  if unknown_keys:
+    raise CatalogError(f"{where}: unknown keys {sorted(unknown_keys)}")
+  known = fields | set(SPECIAL_PLACEHOLDERS)
+  for key in ("input", "target"):
+    text = t[key]
+    if not isinstance(text, str) or not text.strip():
+      raise CatalogError(f"{where}: '{key}' must be non-empty text")
+    try:
+      names = placeholders(text)
+    except CatalogError as e:
+      raise CatalogError(f"{where}: {key}: {e}") from None
+    for name in names:
+      if name not in known:
+        close = difflib.get_close_matches(name, sorted(known), n=1)
+        hint = f" (did you mean '{{{close[0]}}}'?)" if close else ""
+        raise CatalogError(f"{where}: {key} has unknown placeholder '{{{name}}}'{hint}; "
+                           f"known: {sorted(known)}")
+    glued = _GLUED.search(text.replace("{{", "").replace("}}", ""))
+    if glued:
+      raise CatalogError(f"{where}: {key} has a character glued to a placeholder near "
+                         f"{text[max(0, glued.start() - 12):glued.end() + 12]!r}")
+  if "options" in placeholders(t["target"]):
+    raise CatalogError(f"{where}: '{{options}}' belongs in the input, not the target")
+  inverted = bool(t.get("inverted", False))
+  uses_options = "options" in placeholders(t["input"])
+  if uses_options:
+    if entry_type != "classification":
+      raise CatalogError(f"{where}: uses '{{options}}' but the entry is {entry_type} (no options)")
+    if not t["input"].rstrip().endswith("{options}"):
+      raise CatalogError(f"{where}: the input must end with '{{options}}'")
+  label = t.get("label")
+  if label is not None:
+    if not inverted:
+      raise CatalogError(f"{where}: a 'label' filter is only for inverted templates")
+    if options is not None and label not in options:
+      raise CatalogError(f"{where}: label filter {label!r} is not one of the options {list(options)}")
+  is_eval = bool(t.get("eval", not inverted))
+  if inverted and is_eval:
+    raise CatalogError(f"{where}: inverted templates are never eval-eligible")
+  if is_eval and entry_type == "classification" and t["target"] != "{answer}":
+    raise CatalogError(f"{where}: an eval-eligible classification template's target must be "
+                       f"exactly '{{answer}}' (rank classification scores the options)")
+  return Template(index=index, input=t["input"], target=t["target"], inverted=inverted,
+                  label=None if label is None else str(label), eval=is_eval)
+
+
+_REQUIRED = ("name", "cluster", "type", "metric", "tfds", "splits", "adapter", "templates")
+_KNOWN_KEYS = set(_REQUIRED) | {"paper_dataset", "collection", "eval_only", "notes", "fewshot"}
+
+
+def _parse_fewshot(value: Any, where: str) -> FewshotFormat:
+  """The optional `fewshot` mapping: non-empty strings for the keys of `FewshotFormat`."""
+  if value is None:
+    return FewshotFormat()
+  known = [f.name for f in dataclasses.fields(FewshotFormat)]
+  if not isinstance(value, dict):
+    raise CatalogError(f"{where}: 'fewshot' must be a mapping with keys among {known}")
+  unknown = sorted(set(value) - set(known))
+  if unknown:
+    close = difflib.get_close_matches(unknown[0], known, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise CatalogError(f"{where}: fewshot: unknown keys {unknown}{hint}; known: {known}")
+  for key, text in value.items():
+    if not isinstance(text, str) or not text:
+      raise CatalogError(f"{where}: fewshot: {key!r} must be a non-empty string, got {text!r}")
+  return FewshotFormat(**value)
+
+
+def parse_entry(data: Any, where: str) -> DatasetSpec:
+  """Validates one parsed YAML document and returns its `DatasetSpec`."""
+  if not isinstance(data, dict):
+    raise CatalogError(f"{where}: expected a mapping at the top level")
+  missing = [k for k in _REQUIRED if k not in data]
+  if missing:
+    raise CatalogError(f"{where}: missing keys {missing}")
+  unknown = set(data) - _KNOWN_KEYS
+  if unknown:
+    raise CatalogError(f"{where}: unknown keys {sorted(unknown)}")
+  if data["type"] not in TYPES:
+    raise CatalogError(f"{where}: type must be one of {TYPES}, got {data['type']!r}")
+  if data["metric"] not in METRICS:
+    raise CatalogError(f"{where}: metric must be one of {METRICS}, got {data['metric']!r}")
+  tfds_cfg = data["tfds"]
+  if not isinstance(tfds_cfg, dict) or "name" not in tfds_cfg or "version" not in tfds_cfg:
+    raise CatalogError(f"{where}: 'tfds' needs 'name' and 'version'")
+  splits = data["splits"]
+  eval_only = bool(data.get("eval_only", False))
+  needed = "test" if eval_only else "train"
+  if not isinstance(splits, dict) or needed not in splits:
+    raise CatalogError(f"{where}: 'splits' must map at least {needed!r} to a TFDS split")
+  unknown_splits = set(splits) - {"train", "validation", "test"}
+  if unknown_splits:
+    raise CatalogError(f"{where}: unknown split names {sorted(unknown_splits)}; use train, "
+                       f"validation, test")
+  adapter = data["adapter"]
+  if not isinstance(adapter, dict) or "fields" not in adapter:
+    raise CatalogError(f"{where}: 'adapter' needs 'fields'")
+  fields_cfg = adapter["fields"]
+  fields = set(fields_cfg.keys() if isinstance(fields_cfg, dict) else fields_cfg)
+  clash = fields & set(SPECIAL_PLACEHOLDERS)
+  if clash:
+    raise CatalogError(f"{where}: adapter fields {sorted(clash)} clash with reserved names")
+  options = tuple(adapter["options"]) if adapter.get("options") else None
+  if data["type"] == "classification" and "function" not in adapter and options is None:
+    raise CatalogError(f"{where}: a declarative classification adapter needs 'options'")
+  raw_templates = data["templates"]
+  if not isinstance(raw_templates, list) or len(raw_templates) != NUM_TEMPLATES:
+    n = len(raw_templates) if isinstance(raw_templates, list) else 0
+    raise CatalogError(f"{where}: needs exactly {NUM_TEMPLATES} templates, found {n}")
+  templates = tuple(_check_template(t, i, fields, data["type"], options, where)
+                    for i, t in enumerate(raw_templates))
+  seen = {}
+  for t in templates:
+    key = (t.input, t.target)
+    if key in seen:
+      raise CatalogError(f"{where}: template {t.index} duplicates template {seen[key]}")
+    seen[key] = t.index
+  inverted = [t.inverted for t in templates]
+  if sum(inverted) > MAX_INVERTED:
+    raise CatalogError(f"{where}: at most {MAX_INVERTED} inverted templates, found {sum(inverted)}")
+  if inverted != sorted(inverted):
+    raise CatalogError(f"{where}: inverted templates must come last")
+  if not any(t.eval for t in templates):
+    raise CatalogError(f"{where}: no eval-eligible template")
+  return DatasetSpec(
+      name=str(data["name"]), paper_dataset=str(data.get("paper_dataset", data["name"])),
+      cluster=str(data["cluster"]), collection=str(data.get("collection", "flan")),
+      type=data["type"], metric=str(data["metric"]), tfds_name=str(tfds_cfg["name"]),
+      tfds_version=str(tfds_cfg["version"]), splits={str(k): str(v) for k, v in splits.items()},
+      adapter=dict(adapter), templates=templates, path=where,
+      manual_download=bool(tfds_cfg.get("manual", False)), eval_only=eval_only,
+      fewshot=_parse_fewshot(data.get("fewshot"), where))
+
+
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: ~9x faster
+
+
+def load_entry(path: str | os.PathLike) -> DatasetSpec:
+  """Loads and validates one `templates/<entry>.yaml` file."""
+  path = pathlib.Path(path)
+  try:
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
+  except yaml.YAMLError as e:
+    raise CatalogError(f"{path}: not valid YAML: {e}") from None
+  spec = parse_entry(data, str(path))
+  if spec.name != path.stem:
+    raise CatalogError(f"{path}: entry name {spec.name!r} must match the file name {path.stem!r}")
+  return spec
+
+
+def templates_dir() -> pathlib.Path:
+  """Where the catalog lives; `FLAN_TEMPLATES_DIR` overrides the packaged folder."""
+  return pathlib.Path(os.environ.get("FLAN_TEMPLATES_DIR", TEMPLATES_DIR))
+
+
+@functools.lru_cache(maxsize=None)
+def _load_catalog(directory: str) -> dict[str, DatasetSpec]:
+  entries = {}
+  for path in sorted(pathlib.Path(directory).glob("*.yaml")):
+    spec = load_entry(path)
+    entries[spec.name] = spec
+  return entries
+
+
+def catalog() -> dict[str, DatasetSpec]:
+  """Every entry of the catalog, by name (loaded once)."""
+  return _load_catalog(str(templates_dir()))
+
+
+def get(name: str) -> DatasetSpec:
+  """The entry called `name`, or an `UnknownEntryError` that suggests close names."""
+  entries = catalog()
+  if name not in entries:
+    close = difflib.get_close_matches(name, entries.keys(), n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(close)}?" if close else "; `flan data list` shows them all"
+    raise UnknownEntryError(f"unknown catalog entry {name!r}{hint}")
+  return entries[name]
+
+
+def entries(collection: str | None = None, cluster: str | None = None) -> list[DatasetSpec]:
+  """Catalog entries, optionally only one collection and/or cluster, sorted by name."""
+  return [s for s in catalog().values()
+          if (collection is None or s.collection == collection)
+          and (cluster is None or s.cluster == cluster)]
