@@ -37,13 +37,13 @@ def test_missing_dataset_names_the_builder_and_the_fix(capsys, tmp_path, use_dat
   assert code == 2
   assert len(err.strip().splitlines()) == 1
   assert "super_glue/rte:1.0.2 is not prepared in" in err
-  assert "tfds build super_glue/rte" in err
+  assert f"run `flan data prepare rte --data_dir {tmp_path}` on a machine with network" in err
 
 
 def test_missing_synthetic_dataset_points_at_prepare(capsys, tmp_path, use_data_dir):
   use_data_dir(tmp_path)
   code, _, err = run_cli(capsys, "data", "show", "synth_addition")
-  assert code == 2 and "flan data prepare --synthetic" in err
+  assert code == 2 and f"run `flan data prepare synth_addition --data_dir {tmp_path}`" in err
 
 
 def test_malformed_template_file(capsys, tmp_path, monkeypatch):

@@ -141,7 +141,7 @@ def test_list_columns_and_sizes(capsys, synthetic):
   rows = {line.split()[0]: line.split() for line in lines[1:]}
   sizes = [str(min(SMALL_SPLIT, SIZES[s])) for s in ("train", "validation", "test")]
   assert rows["synth_reviews"] == ["synth_reviews", "sentiment", "classification", "accuracy",
-                                   *sizes, "no"]
+                                   *sizes, "no", "ready"]
   assert len(rows) == 8
 
 
@@ -150,7 +150,10 @@ def test_list_unprepared_sizes_are_dashes(capsys, tmp_path, use_data_dir):
   code, out, err = run_cli(capsys, "data", "list", "--cluster", "nli")
   assert code == 0, err
   rows = {line.split()[0]: line.split() for line in out.splitlines()[1:]}
-  assert rows["rte"][4:] == ["-", "-", "-", "no"]
+  assert rows["rte"][4:] == ["-", "-", "-", "no", "missing"]
+  code, out, err = run_cli(capsys, "data", "list", "--cluster", "commonsense")
+  rows = {line.split()[0]: line.split() for line in out.splitlines()[1:]}
+  assert code == 0 and rows["story_cloze"][-2:] == ["yes", "manual"]
 
 
 def test_bad_flag_is_one_line(capsys):

@@ -1,11 +1,13 @@
 """`flan data list` and `flan data show`: the catalog and rendered examples, as a person reads them.
 
     $ flan data list --cluster sentiment
-    entry          cluster    type            metric    train  validation  test  manual
-    synth_reviews  sentiment  classification  accuracy  3000   200         200   no
+    entry          cluster    type            metric    train  validation  test  manual  status
+    synth_reviews  sentiment  classification  accuracy  3000   200         200   no      ready
 
 Sizes are the TFDS counts of the entry's split expressions (before the adapter drops anything),
-read from the prepared builder in the data directory, or "-" when it is not prepared there.
+read from the prepared builder in the data directory, or "-" when it is not prepared there; the
+status is "ready", "missing" (`flan data prepare ENTRY` builds it) or "manual" (its files must be
+downloaded by hand first: `flan data prepare ENTRY` says where they go).
 
     $ flan data show synth_reviews --shots 2 --options random --n 1
     === synth_reviews [train] example 0, template t0, 2 shots
@@ -19,7 +21,8 @@ import pathlib
 
 from flan.data import catalog, datasets, records, tasks
 
-LIST_COLUMNS = ("entry", "cluster", "type", "metric", "train", "validation", "test", "manual")
+LIST_COLUMNS = ("entry", "cluster", "type", "metric", "train", "validation", "test", "manual",
+                "status")
 
 
 def split_sizes(spec, directory: str) -> dict[str, int]:
@@ -44,9 +47,10 @@ def list_rows(collection: str | None = None, cluster: str | None = None,
   rows = []
   for spec in catalog.entries(collection=collection, cluster=cluster):
     sizes = split_sizes(spec, directory)
+    status = "ready" if sizes else "manual" if spec.manual_download else "missing"
     rows.append((spec.name, spec.cluster, spec.type, spec.metric,
                  *(str(sizes.get(s, "-")) for s in ("train", "validation", "test")),
-                 "yes" if spec.manual_download else "no"))
+                 "yes" if spec.manual_download else "no", status))
   return rows
 
 

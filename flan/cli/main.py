@@ -38,6 +38,7 @@ class _Parser(argparse.ArgumentParser):
 def _user_errors():
   from flan.data.catalog import CatalogError, UnknownEntryError
   from flan.data.datasets import DatasetNotPreparedError
+  from flan.data.vocab import VocabularyError
   from flan.cli.data_export import ExportError
   from flan.export import ConversionError
   from flan.data.fewshot import FewshotError
@@ -46,7 +47,8 @@ def _user_errors():
   from flan.data.pipeline import CacheError
   from flan.train.trainer import TrainingError
   return (CatalogError, UnknownEntryError, DatasetNotPreparedError, GinError, TrainingError,
-          FileNotFoundError, ExportError, FewshotError, ConversionError, PlanError, CacheError)
+          FileNotFoundError, ExportError, FewshotError, ConversionError, PlanError, CacheError,
+          VocabularyError)
 
 
 def cmd_train(args, gin_bindings):
@@ -88,7 +90,10 @@ def cmd_plan(args, gin_bindings):
 def cmd_eval(args):
   from flan.eval import runner
 
+  from flan.data import prepare
+
   specs = _eval_specs(args)
+  prepare.require_ready([s[0] if isinstance(s, tuple) else s for s in specs])
   out = args.out or os.path.join(args.model_dir, "eval")
   # Held-out status comes from the model's training mixture (runner.untrained_clusters).
   try:
@@ -147,13 +152,24 @@ def cmd_data(args):
     else:
       print(data_manifest.generate(), end="")
   elif args.data_command == "prepare":
-    from flan.data import datasets, synthetic
-    for builder in synthetic.prepare(data_dir=args.data_dir or datasets.data_dir()).values():
-      print(f"prepared {builder.info.full_name} in {builder.data_dir}")
+    from flan.cli import data_prepare
+    names = list(args.names) + (["mix:synthetic"] if args.synthetic else [])
+    if not names and not args.all:
+      from flan.data.catalog import UnknownEntryError
+      raise UnknownEntryError("name a mixture or task to prepare (e.g. mix:flan, flan:rte), "
+                              "or pass --all or --synthetic")
+    data_prepare.run(names, everything=args.all, data_dir=args.data_dir, jobs=args.jobs,
+                     verbose=args.verbose, progress=not args.quiet, check_only=args.check)
   elif args.data_command == "vocab":
     import tempfile
 
     from flan.data import vocab
+    if args.mixture:
+      path = vocab.build_for_mixture(args.out, args.mixture, args.size, examples=args.examples,
+                                     seed=args.seed, data_dir=args.data_dir,
+                                     overwrite=args.overwrite)
+      print(f"wrote {path} and {path}.json")
+      return
     with tempfile.TemporaryDirectory() as tmp:
       path = vocab.build(args.out, data_dir=tmp)
     print(f"wrote {path}")
@@ -321,18 +337,40 @@ def build_parser() -> argparse.ArgumentParser:
   stats.add_argument("--json", action="store_true", help="print JSON instead of tables")
   manifest = data_sub.add_parser("manifest", help="the catalog as a Markdown table")
   manifest.add_argument("--out", default=None, help="file to write (default: print)")
-  prepare = data_sub.add_parser("prepare", help="build the synthetic datasets (no download)")
-  prepare.add_argument("--synthetic", action="store_true", required=True)
-  prepare.add_argument("--data_dir", default=None)
-  vocab = data_sub.add_parser("vocab", help="rebuild the demo SentencePiece vocabulary")
-  vocab.add_argument("--out", required=True)
+  prepare = data_sub.add_parser(
+      "prepare", help="build the TFDS datasets that mixtures or tasks need, then print what is "
+                      "ready, built, needs a manual download or failed")
+  prepare.add_argument("names", nargs="*", help="mixtures (mix:flan:heldout_nli: the datasets "
+                                                "it trains and evaluates on) or tasks (flan:rte)")
+  prepare.add_argument("--all", action="store_true", help="every catalog entry")
+  prepare.add_argument("--synthetic", action="store_true",
+                       help="the offline synthetic datasets (same as naming mix:synthetic)")
+  prepare.add_argument("--data_dir", default=None,
+                       help="default: $FLAN_DATA_DIR, else $TFDS_DATA_DIR, else "
+                            "~/tensorflow_datasets")
+  prepare.add_argument("--jobs", type=int, default=1, help="datasets built at once (processes)")
+  prepare.add_argument("--verbose", action="store_true", help="TFDS's own progress per dataset")
+  prepare.add_argument("--quiet", action="store_true", help="no progress bar")
+  prepare.add_argument("--check", action="store_true",
+                       help="only print what is ready and what is missing; build nothing")
+  vocab = data_sub.add_parser(
+      "vocab", help="train a SentencePiece vocabulary on a mixture (--mixture), or rebuild the "
+                    "shipped demo vocabulary (no --mixture)")
+  vocab.add_argument("--out", required=True, help="the .model file to write")
+  vocab.add_argument("--mixture", default=None, help="e.g. mix:flan (its datasets prepared)")
+  vocab.add_argument("--size", type=int, default=32000, help="pieces (with --mixture)")
+  vocab.add_argument("--examples", type=int, default=100_000,
+                     help="rendered examples sampled over the datasets, examples-proportional")
+  vocab.add_argument("--seed", type=int, default=0, help="offsets the round-robin templates")
+  vocab.add_argument("--data_dir", default=None)
+  vocab.add_argument("--overwrite", action="store_true", help="replace an existing --out")
   _add_import_export_parsers(sub)
   return parser
 
 
 def main(argv: list[str] | None = None) -> int:
   argv = list(sys.argv[1:] if argv is None else argv)
-  from flan.cli import gin_config
+  from flan.cli import data_prepare, gin_config
   from flan import runtime
   runtime.keep_freed_memory()  # before JAX and TensorFlow start threads; see runtime.py
   try:
@@ -362,6 +400,8 @@ def main(argv: list[str] | None = None) -> int:
   except errors as e:
     print(f"flan: error: {e}", file=sys.stderr)
     return 2
+  except data_prepare.PrepareIncomplete:
+    return 1
   return 0
 
 

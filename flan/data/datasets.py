@@ -21,28 +21,33 @@ def data_dir() -> str:
   return str(pathlib.Path(path or "~/tensorflow_datasets").expanduser())
 
 
-def require_prepared(spec, directory: str | None = None) -> None:
-  """Raises `DatasetNotPreparedError` naming the builder and how to prepare it."""
+def builder(spec, directory: str | None = None):
+  """The TFDS builder of a catalog entry in `directory` (default: `data_dir()`), at the catalog's
+  pinned version; the synthetic builders are registered with TFDS on first use."""
   import tensorflow_datasets as tfds  # heavy: only when data is about to be read
 
-  directory = directory or data_dir()
   if spec.collection == "synthetic":
     import flan.data.synthetic  # noqa: F401  (registers the synthetic builders)
   try:
-    builder = tfds.builder(spec.tfds_full_name, data_dir=directory)
+    return tfds.builder(spec.tfds_full_name, data_dir=directory or data_dir())
   except Exception as e:  # unknown builder, version not in this tensorflow-datasets
     raise DatasetNotPreparedError(
         f"{spec.name}: TFDS cannot make builder {spec.tfds_full_name}: {e}") from None
-  if builder.is_prepared():
+
+
+def require_prepared(spec, directory: str | None = None) -> None:
+  """Raises `DatasetNotPreparedError` naming the builder and how to prepare it."""
+  directory = directory or data_dir()
+  found = builder(spec, directory)
+  if found.is_prepared():
     return
-  if spec.collection == "synthetic":
-    how = "run `flan data prepare --synthetic` (no download needed)"
-  else:
-    how = f"run `tfds build {spec.tfds_name} --data_dir {directory}` on a machine with network"
+  how = f"run `flan data prepare {spec.name} --data_dir {directory}`"
+  if spec.collection != "synthetic":
+    how += " on a machine with network"
   message = (f"{spec.name}: TFDS dataset {spec.tfds_full_name} is not prepared in {directory}; "
              f"{how}, or point FLAN_DATA_DIR at a directory that has it.")
-  instructions = getattr(builder, "MANUAL_DOWNLOAD_INSTRUCTIONS", None)
+  instructions = getattr(found, "MANUAL_DOWNLOAD_INSTRUCTIONS", None)
   if instructions:
-    message += (f" It needs a manual download into {directory}/downloads/manual: "
-                + " ".join(str(instructions).split()))
+    message += (f" It needs a manual download into {directory}/downloads/manual/"
+                f"{spec.tfds_name.split('/')[0]}: " + " ".join(str(instructions).split()))
   raise DatasetNotPreparedError(message)

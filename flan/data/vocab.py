@@ -21,20 +21,52 @@ VOCAB_SIZE = 2048
 EXAMPLES_PER_TEMPLATE = 100
 
 
+class VocabularyError(ValueError):
+  """A vocabulary that cannot be built or used as asked."""
+
+
+DEMO = "demo"  # names the shipped demo vocabulary explicitly (a binding may say so)
+
+
+def vocabulary_path(path: str | None = None) -> pathlib.Path:
+  """The vocabulary file: `path`, or the shipped demo vocabulary for None or "demo"."""
+  return DEFAULT_VOCAB if path in (None, DEMO) else pathlib.Path(path)
+
+
+def is_demo(path: str | None) -> bool:
+  return path in (None, DEMO) or vocabulary_path(path).resolve() == DEFAULT_VOCAB
+
+
 @functools.lru_cache(maxsize=None)
 def get_vocabulary(path: str | None = None):
   """A `seqio.SentencePieceVocabulary` (default: the shipped demo vocabulary)."""
   import seqio
-  path = str(path or DEFAULT_VOCAB)
-  if not pathlib.Path(path).exists():
-    raise FileNotFoundError(f"vocabulary file {path} does not exist")
-  return seqio.SentencePieceVocabulary(path)
+  file = vocabulary_path(path)
+  if not file.exists():
+    raise VocabularyError(
+        f"vocabulary file {file} does not exist; build one for a mixture with `flan data vocab "
+        f"--mixture mix:flan --size 32000 --out {file}`")
+  return seqio.SentencePieceVocabulary(str(file))
 
 
 def fingerprint(path: str | None = None) -> str:
   """A short content hash of a vocabulary file: checkpoints record it, restores compare it."""
   import hashlib
-  return hashlib.sha256(pathlib.Path(path or DEFAULT_VOCAB).read_bytes()).hexdigest()[:16]
+  return hashlib.sha256(vocabulary_path(path).read_bytes()).hexdigest()[:16]
+
+
+def check_model_fit(path: str | None, vocab_size: int, model_vocab_size: int) -> None:
+  """Refuses a model whose embedding is far larger than an implicit demo vocabulary: a
+  from-scratch run with the 2,048-piece demo vocabulary would waste a paper-size model. Naming
+  the demo vocabulary explicitly (`vocabulary = "demo"`) allows it."""
+  if path is None and model_vocab_size > 2 * vocab_size:
+    raise VocabularyError(
+        f"the model has {model_vocab_size} embedding rows but no vocabulary is bound, so it "
+        f"would train with the {vocab_size}-piece demo vocabulary (learned from the synthetic "
+        f"tasks); build one with `flan data vocab --mixture mix:flan --size {model_vocab_size} "
+        f"--out vocab/flan_{model_vocab_size // 1000}k.model` and bind "
+        f"--gin.trainer.train.vocabulary=\"'vocab/flan_{model_vocab_size // 1000}k.model'\", "
+        f"or bind it to \"'demo'\" to use the demo vocabulary anyway")
 
 
 def corpus(data_dir: str) -> list[str]:
@@ -87,4 +119,93 @@ def build(out: str | pathlib.Path, data_dir: str) -> pathlib.Path:
   out = pathlib.Path(out)
   out.parent.mkdir(parents=True, exist_ok=True)
   out.write_bytes(train_vocabulary(corpus(data_dir)))
+  return out
+
+
+# --- a vocabulary for from-scratch runs on a mixture -------------------------------------------
+
+MIXTURE_EXAMPLES = 100_000  # rendered examples sampled over a mixture's datasets, by default
+MIN_PER_DATASET = 20        # every training dataset contributes at least this many (or all it has)
+
+
+def sample_sizes(rates: dict[str, int], examples: int = MIXTURE_EXAMPLES,
+                 available: dict[str, int] | None = None) -> dict[str, int]:
+  """Examples each dataset contributes: examples-proportional like the mixture's rates, at least
+  MIN_PER_DATASET, at most what the dataset has.
+
+      >>> sample_sizes({"a": 3000, "b": 1000}, examples=400)
+      {'a': 300, 'b': 100}
+  """
+  total = sum(rates.values())
+  sizes = {}
+  for name, rate in rates.items():
+    share = max(MIN_PER_DATASET, round(examples * rate / total)) if total else MIN_PER_DATASET
+    sizes[name] = min(share, (available or {}).get(name, share))
+  return sizes
+
+
+def mixture_corpus(mixture: str, examples: int = MIXTURE_EXAMPLES, seed: int = 0,
+                   data_dir: str | None = None) -> tuple[list[str], dict[str, int]]:
+  """(sentences, examples per entry) of a mixture: the first examples of each training entry's
+  train split, rendered as training renders them (the mixture's templates and format; the
+  template of example i is picked round-robin from i + seed), inputs and targets as two lines."""
+  from flan.data import datasets, mixtures, prepare, records, tasks
+
+  definition = mixtures.parse_mixture_name(mixture)
+  training, _ = mixtures.split(definition)
+  directory = data_dir or datasets.data_dir()
+  prepare.require_ready(training, directory)
+  rates, available = {}, {}
+  for spec in training:
+    splits = datasets.builder(spec, directory).info.splits
+    available[spec.name] = splits[spec.splits["train"]].num_examples
+    rates[spec.name] = min(available[spec.name], mixtures.rate_cap())
+  sizes = sample_sizes(rates, examples, available)
+  lines = []
+  for spec in training:
+    task = tasks.parse_task(mixtures.task_for(definition, spec))
+    _, templates = tasks.resolve(str(task))
+    taken = 0
+    for i, record in enumerate(records.iter_records(spec, "train", data_dir=directory)):
+      if taken == sizes[spec.name]:
+        break
+      template = tasks.pick_template(templates, record, i + seed)
+      if template is None:
+        continue
+      inputs, targets = tasks.render_text(spec, template, record, task.format)
+      lines.extend([inputs, targets])
+      taken += 1
+    sizes[spec.name] = taken
+  return lines, sizes
+
+
+def build_for_mixture(out: str | pathlib.Path, mixture: str, vocab_size: int,
+                      examples: int = MIXTURE_EXAMPLES, seed: int = 0,
+                      data_dir: str | None = None, overwrite: bool = False) -> pathlib.Path:
+  """Trains a SentencePiece vocabulary on `mixture` into `out`, with `out`.json beside it:
+
+      {"mixture": "mix:flan", "vocab_size": 32000, "examples": 100000, "seed": 0,
+       "sample": {"anli_r1": 1621, ...}, "fingerprint": "3f1c...", "pad_id": 0, "eos_id": 1,
+       "unk_id": 2, "byte_fallback": true}
+
+  Same data, same arguments: the same bytes. Both files appear only once complete."""
+  import json
+  import os
+
+  out = pathlib.Path(out)
+  manifest = out.with_name(out.name + ".json")
+  if not overwrite and (out.exists() or manifest.exists()):
+    raise VocabularyError(f"{out} exists; pass --overwrite to replace it")
+  sentences, sizes = mixture_corpus(mixture, examples, seed, data_dir)
+  model = train_vocabulary(sentences, vocab_size)
+  out.parent.mkdir(parents=True, exist_ok=True)
+  partial = out.with_name(out.name + ".partial")
+  partial.write_bytes(model)
+  os.replace(partial, out)
+  info = {"mixture": mixture, "vocab_size": vocab_size, "examples": examples, "seed": seed,
+          "sample": sizes, "fingerprint": fingerprint(str(out)), "pad_id": 0, "eos_id": 1,
+          "unk_id": 2, "byte_fallback": True}
+  partial = manifest.with_name(manifest.name + ".partial")
+  partial.write_text(json.dumps(info, indent=2) + "\n")
+  os.replace(partial, manifest)
   return out

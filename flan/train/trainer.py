@@ -32,7 +32,7 @@ import numpy as np
 import optax
 from flax import nnx
 
-from flan.data import vocab as vocab_lib
+from flan.data import prepare, vocab as vocab_lib
 from flan.model import Decoder, ModelConfig
 from flan.checkpoint import manager
 from flan.data import pipeline
@@ -163,8 +163,10 @@ def train(*, model_dir: str, mixture: str, model: ModelConfig, num_steps: int,
   model_dir = pathlib.Path(model_dir)
   if init_from and pathlib.Path(init_from).absolute() == model_dir.absolute():
     raise TrainingError(f"model_dir {model_dir} is init_from itself; train into a new directory")
-  model_dir.mkdir(parents=True, exist_ok=True)
   vocab = vocab_lib.get_vocabulary(vocabulary)
+  vocab_lib.check_model_fit(vocabulary, vocab.vocab_size, model.vocab_size)
+  prepare.require_ready(prepare.entries_for([mixture], evaluation=False))
+  model_dir.mkdir(parents=True, exist_ok=True)
   save_model_config(model_dir, model, vocabulary)
   if vocab.vocab_size > model.vocab_size:
     raise TrainingError(f"the vocabulary has {vocab.vocab_size} pieces but the model's embedding "
