@@ -28,13 +28,11 @@ class VocabularyError(ValueError):
 DEMO = "demo"  # names the shipped demo vocabulary explicitly (a binding may say so)
 
 
-def vocabulary_path(path: str | None = None) -> pathlib.Path:
-  """The vocabulary file: `path`, or the shipped demo vocabulary for None or "demo"."""
-  return DEFAULT_VOCAB if path in (None, DEMO) else pathlib.Path(path)
-
-
-def is_demo(path: str | None) -> bool:
-  return path in (None, DEMO) or vocabulary_path(path).resolve() == DEFAULT_VOCAB
+def vocabulary_path(path: str | None = None):
+  """The vocabulary file: `path` (local or gs://, as an `epath.Path`), or the shipped demo
+  vocabulary for None or "demo"."""
+  from etils import epath
+  return epath.Path(DEFAULT_VOCAB if path in (None, DEMO) else path)
 
 
 @functools.lru_cache(maxsize=None)
