@@ -207,3 +207,13 @@ def test_sample_sizes_follow_the_mixture_rates():
   assert vocab.sample_sizes({"a": 3000, "b": 1000}, examples=400) == {"a": 300, "b": 100}
   assert vocab.sample_sizes({"a": 3000, "b": 10}, examples=1000,
                             available={"a": 3000, "b": 10}) == {"a": 997, "b": 10}
+
+
+def test_eval_checks_every_dataset_before_it_starts(capsys, tmp_path, use_data_dir):
+  use_data_dir(tmp_path / "empty")
+  code, _, err = run_cli(capsys, "eval", "--model_dir", str(tmp_path / "model"), "--cluster",
+                         "sentiment", "--collection", "synthetic")
+  assert code == 2
+  assert "2 of the datasets this run needs are not prepared" in err
+  assert "flan data prepare synth_reviews synth_tweets" in err
+  assert not (tmp_path / "model").exists()
