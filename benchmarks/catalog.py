@@ -140,7 +140,7 @@ def render_entry(spec, raws) -> tuple[int, int]:
       dropped += 1
       continue
     for template in spec.templates:
-      if render.accepts(template, record):
+      if template.accepts(record):
         render.render(template, record)
         rendered += 1
   return rendered, dropped

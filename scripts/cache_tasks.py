@@ -140,9 +140,8 @@ def cache_beam(tasks, cache_dir: str, splits, name: str, data_dir: str,
 def write_note(cache_dir: str, vocabulary_path: str | None) -> None:
   """<cache_dir>/flan_cache.json: the vocabulary's fingerprint, checked before training reads."""
   from flan.data import vocab
-  from flan.data import pipeline
-  _write_json(os.path.join(cache_dir, CACHE_NOTE), {
-      "vocabulary": pipeline._vocabulary_fingerprint(vocab.get_vocabulary(vocabulary_path))})
+  _write_json(os.path.join(cache_dir, CACHE_NOTE),
+              {"vocabulary": vocab.fingerprint(vocabulary_path)})
 
 
 def main(argv: list[str] | None = None) -> int:

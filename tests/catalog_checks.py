@@ -54,7 +54,7 @@ def check_renders_every_template(spec, records, require_all: bool = True) -> set
     assert set(spec.fields) <= set(record), spec.name
     assert record["answer"] == record["answers"][0], spec.name
     for template in spec.templates:
-      if render.accepts(template, record):
+      if template.accepts(record):
         check_example(spec, template, record, render.render(template, record))
         used.add(template.index)
   if require_all:

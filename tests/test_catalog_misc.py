@@ -281,8 +281,8 @@ def test_label_conditioned_inversions_see_only_their_label(name, label, index):
   record = adapters.adapt(spec, raw)
   template = spec.templates[index]
   assert template.inverted and template.label == record["answer"]
-  assert render.accepts(template, record)
-  assert not render.accepts(spec.templates[17 - index], record)
+  assert template.accepts(record)
+  assert not spec.templates[17 - index].accepts(record)
 
 
 # ---- Math. --------------------------------------------------------------------------------------

@@ -301,7 +301,7 @@ def test_label_conditioned_inversions_see_only_their_label(name):
     if t.label is not None:
       assert t.inverted
       assert t.label in record["options"]
-      assert render.accepts(t, record) == (t.label == record["answer"])
+      assert t.accepts(record) == (t.label == record["answer"])
 
 
 def test_three_way_entries_have_one_inversion_per_label():

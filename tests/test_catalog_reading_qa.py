@@ -310,7 +310,7 @@ def test_multirc_label_conditioned_inversions():
   for label in (0, 1):
     record = _adapt("multirc", MULTIRC_RAW, label=np.int64(label))
     for t in filtered.values():
-      assert t.inverted and render.accepts(t, record) == (t.label == record["answer"])
+      assert t.inverted and t.accepts(record) == (t.label == record["answer"])
   wrong = _adapt("multirc", MULTIRC_RAW, label=np.int64(0))
   assert render.render(filtered["no"], wrong).targets == "Apples and pears"
 
@@ -360,10 +360,10 @@ def test_squad_v2_unanswerable_inversion_sees_only_unanswerable():
   spec = _spec("squad_v2")
   (t,) = [t for t in spec.templates if t.label is not None]
   assert t.inverted and t.label == "unanswerable"
-  assert render.accepts(t, _adapt("squad_v2", SQUAD_V2_RAW))
+  assert t.accepts(_adapt("squad_v2", SQUAD_V2_RAW))
   answers = {"text": _obj("Denver Broncos"), "answer_start": np.array([4], dtype=np.int32)}
   answerable = _adapt("squad_v2", SQUAD_V2_RAW, is_impossible=np.False_, answers=answers)
-  assert not render.accepts(t, answerable)
+  assert not t.accepts(answerable)
 
 
 # ---- CosmosQA. -----------------------------------------------------------------------------------

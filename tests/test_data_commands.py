@@ -6,7 +6,8 @@ import pytest
 
 from flan import cli
 from flan.cli import data_export, data_show, data_manifest
-from flan.data import mixtures, records
+from flan.data import adapters, datasets, mixtures, records, render, tasks
+from flan.data.render import Style
 from flan.data.synthetic.base import SIZES
 from conftest import SMALL_SPLIT
 
@@ -77,9 +78,9 @@ def test_export_refuses_to_overwrite(capsys, synthetic, tmp_path):
 
 def test_interrupted_export_leaves_no_file(synthetic, tmp_path, monkeypatch):
   def broken(*args, **kwargs):
-    yield 0, records.render.render(records.tasks.resolve("synth_reviews")[1][0],
-                                   {"text": "t", "product": "p", "options": ["negative"],
-                                    "answer": "negative", "answers": ["negative"]})
+    yield 0, render.render(tasks.resolve("synth_reviews")[1][0],
+                           {"text": "t", "product": "p", "options": ["negative"],
+                            "answer": "negative", "answers": ["negative"]})
     raise KeyboardInterrupt
 
   monkeypatch.setattr(records, "iter_examples", broken)
@@ -99,6 +100,40 @@ def test_export_mixture(capsys, synthetic, tmp_path):
   assert [r["dataset"] for r in rows] == [s.name for s in training for _ in range(3)]
   assert not {r["cluster"] for r in rows} & mixtures.excluded_clusters("nli")
   assert [r["template"] for r in rows[:3]] == [0, 1, 2]
+
+
+def test_export_noinstruction_mixture_writes_what_training_sees(capsys, tmp_path, monkeypatch):
+  """`flan data export mix:flan:format_noinstruction` over every real builder it trains on, on
+  TFDS mock data: each line is the text training renders for that example (its task's format,
+  templates round-robin from the raw example's index), so no instructions."""
+  import tensorflow_datasets as tfds
+
+  # Mock data has no prepared files to find; the check itself is tested elsewhere.
+  monkeypatch.setattr(datasets, "require_prepared", lambda spec, directory=None: None)
+  name, out = "mix:flan:format_noinstruction", tmp_path / "noinstruction.jsonl"
+  with tfds.testing.mock_data(num_examples=2):
+    code, _, err = run_cli(capsys, "data", "export", name, "--split", "train", "--out", str(out),
+                           "--limit", "1")
+    assert code == 0, err
+    expected, instructions = [], []
+    for task in mixtures.training_tasks(mixtures.parse_mixture_name(name)):
+      assert tasks.parse_task(task).format == "noinstruction"
+      spec, templates = tasks.resolve(task)
+      for index, raw in enumerate(records.iter_raw(spec, "train")):
+        # What the training task's tf.data preprocessor writes for this example.
+        inputs, targets, template = render.render_raw(spec, templates, raw, index,
+                                                      Style(format="noinstruction"))
+        if template >= 0:
+          expected.append((spec.name, inputs.decode(), targets.decode(), template))
+          record = adapters.adapt(spec, raw)
+          instructions.append(render.render(spec.templates[template], record).inputs)
+          break
+  rows = read_jsonl(out)
+  assert len(rows) == len(expected) > 30
+  assert [(r["dataset"], r["inputs"], r["targets"], r["template"]) for r in rows] == expected
+  assert all(r["inputs"] != text for r, text in zip(rows, instructions))
+  assert not any("OPTIONS:" in r["inputs"] for r in rows)
+  assert {r["options_format"]["style"] for r in rows} == {"none"}
 
 
 def test_export_errors_are_one_line(capsys, synthetic, tmp_path):

@@ -1,5 +1,7 @@
-"""Few-shot rendering (exact text, budget pruning, exemplar choice) and the options formats."""
+"""The rendering path: few-shot (exact text, budget pruning, exemplar choice), the options
+formats, the text formats and the round-robin template choice."""
 
+import dataclasses
 import re
 
 import pytest
@@ -7,8 +9,8 @@ import yaml
 
 from flan.data import catalog, fewshot, render
 from flan.data.catalog import FewshotFormat, Template
-from flan.data.fewshot import FewshotError, choose_exemplars, render_fewshot
-from flan.data.render import OptionsFormat
+from flan.data.fewshot import FewshotError, choose_exemplars
+from flan.data.render import OptionsFormat, Style
 
 CLAIM = Template(0, "Is this true? {premise}\n\n{options}", "{answer}")
 ODD = Template(0, "Is {n} odd?", "{answer}")
@@ -30,6 +32,14 @@ QUERY = claim("Rain is wet.", "yes")
 
 def words(text):
   return text.split()
+
+
+def render_fewshot(template, record, pool, shots, *, fewshot=FewshotFormat(), options="flan",
+                   seed=0, budget=fewshot.TOKEN_BUDGET, tokenize=None):
+  """`render.render_example` in the instructions format, for an entry with layout `fewshot`."""
+  spec = dataclasses.replace(catalog.get("rte"), fewshot=fewshot)
+  style = Style(options=options, shots=shots, seed=seed, budget=budget)
+  return render.render_example(spec, template, record, style, pool, tokenize)
 
 
 # --- few-shot ---------------------------------------------------------------------------------
@@ -116,13 +126,17 @@ def test_exemplars_are_seeded_and_follow_label_filters():
   assert len(chosen) == 16 and all(r["answer"] == "yes" for r in chosen)
 
 
-def test_default_tokenizer_is_the_project_vocabulary():
+def test_the_budget_counts_tokens_of_the_given_tokenizer():
   from flan.data import vocab
   pool = [claim(f"Claim number {i} is about something long enough. " * 8, "no")
           for i in range(16)]
-  example = render_fewshot(CLAIM, QUERY, pool, 16)
+  encode = vocab.get_vocabulary().encode
+  example = render_fewshot(CLAIM, QUERY, pool, 16, tokenize=encode)
   assert 0 < example.shots < 16
-  assert len(vocab.get_vocabulary().encode(example.inputs)) <= fewshot.TOKEN_BUDGET
+  assert len(encode(example.inputs)) <= fewshot.TOKEN_BUDGET
+  with pytest.raises(ValueError, match="needs `tokenize`"):  # no silent default vocabulary
+    render_fewshot(CLAIM, QUERY, pool, 16)
+  assert render_fewshot(CLAIM, QUERY, pool, 0) == render.render(CLAIM, QUERY)  # none needed
 
 
 # --- options formats --------------------------------------------------------------------------
@@ -176,6 +190,66 @@ def test_formats_leave_templates_without_options_alone():
 def test_letters_go_past_z():
   fmt = OptionsFormat("random", "Options:", "A)")
   assert [fmt.label(i) for i in (0, 25, 26, 27, 52)] == ["A", "Z", "AA", "AB", "BA"]
+
+
+# --- text formats and the template of each example ---------------------------------------------
+
+RTE_RECORD = {"premise": "A cat sat.", "hypothesis": "An animal sat.", "options": ["yes", "no"],
+              "answer": "yes", "answers": ["yes"]}
+
+
+def test_text_formats_exact():
+  spec = catalog.get("rte")
+  template = spec.templates[3]  # "Here is a claim: {hypothesis} ... context: {premise}"
+
+  def text(format, **style):
+    example = render.render_example(spec, template, RTE_RECORD, Style(format=format, **style))
+    return example.inputs, example.targets
+
+  inputs, targets = text("instructions")
+  assert "claim" in inputs and targets == "yes"
+  assert (inputs, targets) == (render.render(template, RTE_RECORD).inputs, "yes")
+  # The adapter's field order, whatever the template's.
+  assert text("noinstruction") == ("A cat sat.\nAn animal sat.", "yes")
+  assert text("dataset_name") == ("[NLI: RTE] A cat sat.\nAn animal sat.", "yes")
+  # No options block outside the instructions format, so never an option letter as the target.
+  letters = OptionsFormat("random", "Choose one:", "A)")
+  assert text("noinstruction", options=letters) == ("A cat sat.\nAn animal sat.", "yes")
+  example = render.render_example(spec, template, RTE_RECORD, Style(format="dataset_name"))
+  assert example.options_format == render.NO_OPTIONS and example.options == ("yes", "no")
+
+
+def test_fewshot_exemplars_share_the_query_format():
+  spec = catalog.get("rte")
+  pool = [dict(RTE_RECORD, premise="Dogs bark.", hypothesis="Dogs are loud.", answer="no",
+               answers=["no"])]
+  example = render.render_example(spec, spec.templates[3], RTE_RECORD,
+                                  Style(format="noinstruction", shots=1, budget=None), pool)
+  assert example.inputs == "Dogs bark.\nDogs are loud.\n\nno\n\n\nA cat sat.\nAn animal sat."
+  assert (example.targets, example.shots) == ("yes", 1)
+
+
+def test_style_is_checked_when_made():
+  with pytest.raises(ValueError, match="format must be one of"):
+    Style(format="plain")
+  with pytest.raises(ValueError, match="options style must be one of"):
+    Style(options="fancy")
+  with pytest.raises(FewshotError, match="between 0 and 16"):
+    Style(shots=17)
+
+
+def test_pick_template_round_robin():
+  true_or_false = Template(1, "True or false: {premise}\n{options}", "{answer}")
+  yes_only = Template(2, "Write a true claim.", "{premise}", inverted=True, label="yes")
+  templates = [CLAIM, true_or_false, yes_only]
+  no = claim("Fire is cold.", "no")
+  assert [render.pick_template(templates, QUERY, i).index for i in range(4)] == [0, 1, 2, 0]
+  # A label filter that rejects passes the example on to the next template ...
+  assert [render.pick_template(templates, no, i).index for i in range(4)] == [0, 1, 0, 0]
+  # ... unless strict (the vocabulary corpus's rule): then the example is skipped.
+  assert [getattr(render.pick_template(templates, no, i, strict=True), "index", None)
+          for i in range(4)] == [0, 1, None, 0]
+  assert render.pick_template([yes_only], no, 0) is None
 
 
 # --- the `fewshot` key of a catalog entry ------------------------------------------------------

@@ -5,7 +5,8 @@ import json
 import pytest
 import yaml
 
-from flan.data import catalog, mixtures, records, tasks
+from flan.data import catalog, clusters, datasets, mixtures, records, tasks
+from flan.data.render import Style
 from flan import cli
 from flan.cli import data_stats
 from flan.data.catalog import UnknownEntryError
@@ -115,7 +116,7 @@ def all_definitions():
 
 
 def test_every_heldout_split_obeys_the_exclusion_rules():
-  rules = mixtures.cluster_rules()
+  rules = clusters.rules()
   for definition in all_definitions():
     training, evaluation = mixtures.split(definition)
     assert evaluation, definition.name
@@ -146,13 +147,12 @@ def test_the_paper_rules_in_particular():
 
 
 def test_same_dataset_and_same_source_rules_are_data(monkeypatch):
-  rules = dict(mixtures.cluster_rules())
+  rules = dict(clusters.rules())
   # MNLI matched / mismatched read the same train examples: the full mixture trains on one.
   names = [s.name for s in mixtures.split_entries("flan", None)[0]]
   assert "mnli_matched" in names and "mnli_mismatched" not in names
   # A same-source group removes its members from training when any of them is evaluated.
-  monkeypatch.setattr(mixtures, "cluster_rules",
-                      lambda: dict(rules, same_source=[["SQuAD", "QNLI"]]))
+  monkeypatch.setattr(clusters, "rules", lambda: dict(rules, same_source=[["SQuAD", "QNLI"]]))
   training, evaluation = mixtures.split_entries("flan", "nli")
   assert "qnli" in {s.name for s in evaluation}
   assert not {"squad_v1", "squad_v2"} & {s.name for s in training}
@@ -231,40 +231,21 @@ def test_task_names_round_trip():
     tasks.resolve("flan:rte:t3-12")
 
 
-def test_render_formats():
-  spec = catalog.get("rte")
-  record = {"premise": "A cat sat.", "hypothesis": "An animal sat.", "options": ["yes", "no"],
-            "answer": "yes", "answers": ["yes"]}
-  template = spec.templates[3]  # "Here is a claim: {hypothesis} ... context: {premise}"
-  inputs, targets = tasks.render_text(spec, template, record)
-  assert "claim" in inputs and targets == "yes"
-  # The adapter's field order, whatever the template's.
-  assert tasks.render_text(spec, template, record, "noinstruction") == (
-      "A cat sat.\nAn animal sat.", "yes")
-  assert tasks.render_text(spec, template, record, "dataset_name") == (
-      "[NLI: RTE] A cat sat.\nAn animal sat.", "yes")
-
-
 def test_batched_tf_render_equals_the_python_renderer(synthetic_data_dir, use_data_dir):
   """The tf.data path (one numpy call per batch of examples) gives the same text, template for
-  template, as rendering each record in Python; across batch boundaries too."""
-  import tensorflow_datasets as tfds
-
-  import flan.data.synthetic  # noqa: F401
+  template, as rendering each record in Python (records.iter_examples: `flan data show` and
+  `export`); across batch boundaries too."""
   use_data_dir(synthetic_data_dir)
   for name in ("flan:synth_records", "flan:synth_tweets:t0-4:dataset_name"):
     spec, templates = tasks.resolve(name)
     fmt = tasks.parse_task(name).format
-    builder = tfds.builder(spec.tfds_full_name, data_dir=synthetic_data_dir)
+    builder = datasets.builder(spec)
     source = builder.as_dataset(split=spec.splits["train"], shuffle_files=False)
     rendered = list(tasks.render_dataset(source, spec, templates, fmt, batch_size=7)
                     .take(30).as_numpy_iterator())
     expected = []
-    for i, record in enumerate(records.iter_records(spec, "train")):
-      template = tasks.pick_template(templates, record, i)
-      if template is not None:
-        inputs, targets = tasks.render_text(spec, template, record, fmt)
-        expected.append((inputs.encode(), targets.encode(), template.index))
+    for _, example in records.iter_examples(spec, templates, "train", Style(format=fmt)):
+      expected.append((example.inputs.encode(), example.targets.encode(), example.template))
       if len(expected) == 30:
         break
     assert [(r["inputs"], r["targets"], r["template"]) for r in rendered] == expected

@@ -172,4 +172,4 @@ def test_label_conditioned_inversions_see_only_their_label(name, labels):
   assert {t.label for t in filtered} == labels
   for t in filtered:
     assert t.inverted
-    assert render.accepts(t, record) == (t.label == record["answer"])
+    assert t.accepts(record) == (t.label == record["answer"])

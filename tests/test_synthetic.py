@@ -157,7 +157,7 @@ def test_every_template_renders(data_dir, name):
     record = adapters.adapt(spec, raw)
     assert record is not None
     for template in spec.templates:
-      if not render.accepts(template, record):
+      if not template.accepts(record):
         continue
       ex = render.render(template, record)
       for text in (ex.inputs, ex.targets):
@@ -169,7 +169,7 @@ def test_every_template_renders(data_dir, name):
         if spec.type == "classification":
           assert ex.targets in ex.options
   for template in spec.templates:  # label-conditioned inversions see some examples
-    assert any(render.accepts(template, adapters.adapt(spec, raw)) for raw in raws)
+    assert any(template.accepts(adapters.adapt(spec, raw)) for raw in raws)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -6,8 +6,10 @@
      "inverted": false, "dataset": "synth_reviews", "cluster": "sentiment",
      "options_format": {"style": "flan", "header": "OPTIONS:", "marker": "-"}, "shots": 1}
 
-A mixture (`mix:synthetic`, `mix:flan:heldout_nli`) exports each of its training entries in
-turn, `--limit` examples each, with the entry's templates round-robin as in training. The file is
+A mixture (`mix:synthetic`, `mix:flan:heldout_nli`) exports each of its training tasks in
+turn, `--limit` examples each, written exactly as training writes them: the task's templates
+round-robin and its format (so `mix:flan:format_noinstruction` exports the inputs' fields without
+instructions). The file is
 written under a temporary name and renamed when complete, so an interrupted export leaves no
 file that looks finished; an existing file is only replaced with `overwrite=True`.
 """
@@ -18,8 +20,9 @@ import json
 import os
 import pathlib
 
-from flan.data import datasets, mixtures, records, tasks
+from flan.data import datasets, mixtures, records, tasks, vocab
 from flan.data.catalog import UnknownEntryError
+from flan.data.render import Style
 
 COLUMNS = ("inputs", "targets", "options", "template", "inverted", "dataset", "cluster",
            "options_format", "shots")
@@ -29,11 +32,11 @@ class ExportError(RuntimeError):
   """An export that would overwrite a file, or whose output cannot be written."""
 
 
-def selection(name: str) -> list[tuple]:
-  """(entry, templates) pairs a task name or a mixture name exports."""
+def selection(name: str) -> list[str]:
+  """The task names a task name or a mixture name exports (a mixture's training tasks)."""
   if name.startswith("mix:"):
-    return mixtures.training_selection(name)
-  return [tasks.resolve(name)]
+    return mixtures.training_tasks(mixtures.parse_mixture_name(name))
+  return [name]
 
 
 def row(spec, example) -> dict:
@@ -57,22 +60,26 @@ def export(name: str, split: str, out: str | os.PathLike, limit: int | None = No
   """Writes the examples of `name` (task or mixture) to `out`; returns the count per entry."""
   out = pathlib.Path(out)
   _check_output(out, overwrite)
-  chosen = selection(name)
-  for spec, _ in chosen:  # every problem before any writing
+  chosen = []
+  for task in selection(name):  # every problem before any writing
+    spec, templates = tasks.resolve(task)
+    style = Style(format=tasks.parse_task(task).format, options=options, shots=shots, seed=seed)
     if split not in spec.splits:
       raise UnknownEntryError(f"{spec.name} has no split {split!r}; it has {sorted(spec.splits)}")
     datasets.require_prepared(spec)
+    chosen.append((spec, templates, style))
+  tokenize = vocab.get_vocabulary().encode if shots else None
   out.parent.mkdir(parents=True, exist_ok=True)
   partial = out.with_name(f".{out.name}.partial-{os.getpid()}")
   counts = {}
   try:
     with open(partial, "w", encoding="utf-8") as f:
-      for spec, templates in chosen:
+      for spec, templates, style in chosen:
         counts[spec.name] = 0
         if limit is not None and limit <= 0:
           continue
-        for _, example in records.iter_examples(spec, templates, split, shots=shots,
-                                                options=options, seed=seed):
+        for _, example in records.iter_examples(spec, templates, split, style,
+                                                tokenize=tokenize):
           f.write(json.dumps(row(spec, example), ensure_ascii=False) + "\n")
           counts[spec.name] += 1
           if counts[spec.name] == limit:

@@ -17,27 +17,11 @@ downloaded by hand first: `flan data prepare ENTRY` says where they go).
 
 from __future__ import annotations
 
-import pathlib
-
-from flan.data import catalog, datasets, records, tasks
+from flan.data import catalog, datasets, records, tasks, vocab
+from flan.data.render import Style
 
 LIST_COLUMNS = ("entry", "cluster", "type", "metric", "train", "validation", "test", "manual",
                 "status")
-
-
-def split_sizes(spec, directory: str) -> dict[str, int]:
-  """Examples per split of a prepared builder ({} when it is not prepared in `directory`)."""
-  info = pathlib.Path(directory, spec.tfds_name, spec.tfds_version, "dataset_info.json")
-  if not info.exists():  # cheap check first: no TensorFlow for an empty data directory
-    return {}
-  import tensorflow_datasets as tfds
-  if spec.collection == "synthetic":
-    import flan.data.synthetic  # noqa: F401  (registers the synthetic builders)
-  try:
-    splits = tfds.builder(spec.tfds_full_name, data_dir=directory).info.splits
-    return {name: splits[expr].num_examples for name, expr in spec.splits.items()}
-  except Exception:  # noqa: BLE001  (unknown builder or split: the sizes are just not known)
-    return {}
 
 
 def list_rows(collection: str | None = None, cluster: str | None = None,
@@ -46,7 +30,7 @@ def list_rows(collection: str | None = None, cluster: str | None = None,
   directory = directory or datasets.data_dir()
   rows = []
   for spec in catalog.entries(collection=collection, cluster=cluster):
-    sizes = split_sizes(spec, directory)
+    sizes = datasets.split_sizes(spec, directory)
     status = "ready" if sizes else "manual" if spec.manual_download else "missing"
     rows.append((spec.name, spec.cluster, spec.type, spec.metric,
                  *(str(sizes.get(s, "-")) for s in ("train", "validation", "test")),
@@ -67,13 +51,16 @@ def list_entries(collection: str | None = None, cluster: str | None = None) -> N
 
 def show(name: str, n: int = 3, split: str = "train", template: int | None = None,
          shots: int = 0, options: str = "flan", seed: int = 0) -> None:
-  """Prints `n` rendered examples of a task (templates round-robin, or only `template`)."""
+  """Prints `n` examples of a task as training writes them: its templates round-robin (or only
+  `template`), in its format, with `shots` exemplars and the options style `options`."""
   spec, templates = tasks.resolve(name)
+  format = tasks.parse_task(name).format
   if template is not None:
-    _, templates = tasks.resolve(tasks.task_name(spec.name, template))
+    _, templates = tasks.resolve(tasks.task_name(spec.name, template, format=format))
+  style = Style(format=format, options=options, shots=shots, seed=seed)
+  tokenize = vocab.get_vocabulary().encode if shots else None
   shown = 0
-  for i, example in records.iter_examples(spec, templates, split, shots=shots, options=options,
-                                          seed=seed):
+  for i, example in records.iter_examples(spec, templates, split, style, tokenize=tokenize):
     flags = " inverted" if example.inverted else ""
     shot_note = f", {example.shots} shots" if shots else ""
     print(f"=== {spec.name} [{split}] example {i}, template t{example.template}{flags}{shot_note}")

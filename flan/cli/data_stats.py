@@ -39,8 +39,7 @@ class DatasetStats:
 
 def train_size(spec, directory: str, hints: dict[str, int]) -> tuple[int | None, str | None]:
   """(n_train, where it came from) for an entry: prepared TFDS data, else a size hint."""
-  from flan.cli.data_show import split_sizes
-  size = split_sizes(spec, directory).get("train")
+  size = datasets.split_sizes(spec, directory).get("train")
   if size is not None:
     return size, "tfds"
   if spec.name in hints:

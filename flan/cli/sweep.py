@@ -23,7 +23,7 @@ import pathlib
 import shlex
 import sys
 
-from flan.data import catalog, mixtures
+from flan.data import catalog, clusters, mixtures
 from flan.eval import aggregate, runner, suites
 
 
@@ -78,7 +78,7 @@ class SweepPlan:
 def collection_clusters(collection: str) -> list[str]:
   """The clusters that have entries in `collection`, in mixtures/clusters.yaml order."""
   present = {s.cluster for s in catalog.entries(collection=collection)}
-  return [c for c in mixtures.cluster_rules()["clusters"] if c in present]
+  return [c for c in clusters.names() if c in present]
 
 
 def train_run(plan: SweepPlan, run: Run) -> None:

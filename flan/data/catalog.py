@@ -60,6 +60,11 @@ class Template:
   def uses_options(self) -> bool:
     return "options" in placeholders(self.input)
 
+  def accepts(self, record: dict) -> bool:
+    """Whether the template applies to a record: a label-conditioned inversion (`label` set)
+    sees only records with that answer; every other template sees all."""
+    return self.label is None or record.get("answer") == self.label
+
 
 @dataclasses.dataclass(frozen=True)
 class FewshotFormat:

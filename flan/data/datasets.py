@@ -1,8 +1,16 @@
-"""Where TFDS data lives, and the check that a builder is prepared before anything reads it.
+"""TFDS access, in one place: where data lives, a catalog entry's builder, and the checks that it
+is prepared before anything reads it.
+
+    builder(spec)            tfds.builder(spec.tfds_full_name, data_dir=data_dir()), with flan's
+                             synthetic builders registered first when the entry needs them
+    register(spec)           only the registration (for readers that make their own builder,
+                             e.g. seqio.TfdsDataSource)
+    require_prepared(spec)   raises DatasetNotPreparedError: one sentence, the command to run
+    split_sizes(spec, dir)   {"train": 3000, ...} of a prepared builder, {} when not prepared
 
 seqio's TFDS source would otherwise try to download a missing dataset (there is no network on
-most research machines' compute nodes) or fail deep inside TFDS. `require_prepared` turns that into
-one clear sentence with the command to run, and the builder's manual-download instructions.
+most research machines' compute nodes) or fail deep inside TFDS. TFDS itself is imported only
+inside these functions (importing it costs seconds).
 """
 
 from __future__ import annotations
@@ -21,13 +29,19 @@ def data_dir() -> str:
   return str(pathlib.Path(path or "~/tensorflow_datasets").expanduser())
 
 
+def register(spec) -> None:
+  """Makes the entry's builder known to TFDS: the synthetic builders are classes of
+  flan.data.synthetic, registered by importing it (once per process); TFDS's own need nothing."""
+  if spec.collection == "synthetic":
+    from flan.data import synthetic  # noqa: F401  (heavy: imports TFDS)
+
+
 def builder(spec, directory: str | None = None):
   """The TFDS builder of a catalog entry in `directory` (default: `data_dir()`), at the catalog's
-  pinned version; the synthetic builders are registered with TFDS on first use."""
+  pinned version (`register` first); DatasetNotPreparedError when TFDS cannot make it."""
   import tensorflow_datasets as tfds  # heavy: only when data is about to be read
 
-  if spec.collection == "synthetic":
-    import flan.data.synthetic  # noqa: F401  (registers the synthetic builders)
+  register(spec)
   try:
     return tfds.builder(spec.tfds_full_name, data_dir=directory or data_dir())
   except Exception as e:  # unknown builder, version not in this tensorflow-datasets
@@ -51,3 +65,16 @@ def require_prepared(spec, directory: str | None = None) -> None:
     message += (f" It needs a manual download into {directory}/downloads/manual/"
                 f"{spec.tfds_name.split('/')[0]}: " + " ".join(str(instructions).split()))
   raise DatasetNotPreparedError(message)
+
+
+def split_sizes(spec, directory: str | None = None) -> dict[str, int]:
+  """Examples per split of a prepared builder ({} when it is not prepared in `directory`)."""
+  directory = directory or data_dir()
+  info = pathlib.Path(directory, spec.tfds_name, spec.tfds_version, "dataset_info.json")
+  if not info.exists():  # cheap check first: no TensorFlow for an empty data directory
+    return {}
+  try:
+    splits = builder(spec, directory).info.splits
+    return {name: splits[expr].num_examples for name, expr in spec.splits.items()}
+  except Exception:  # noqa: BLE001  (unknown builder or split: the sizes are just not known)
+    return {}

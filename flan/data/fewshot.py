@@ -1,26 +1,31 @@
-"""Few-shot rendering: exemplars from the train split, written with the query's template.
+"""Few-shot exemplars: which train records go in front of a query, and how they are laid out.
+
+Rendering the exemplars is the renderer's job (`render.render_example` with `Style(shots=k)`:
+each exemplar is written with the query's template, format and options format); this module
+chooses them and joins them:
 
     >>> t = Template(0, "Is {n} odd?", "{answer}")
     >>> pool = [{"n": "3", "answer": "yes"}, {"n": "4", "answer": "no"}]
-    >>> example = render_fewshot(t, {"n": "5", "answer": "yes"}, pool, shots=2, tokenize=str.split)
-    >>> example.inputs, example.shots           # exemplars in a seeded order, then the query
-    ('Is 3 odd?\\n\\nyes\\n\\n\\nIs 4 odd?\\n\\nno\\n\\n\\nIs 5 odd?', 2)
+    >>> [r["n"] for r in choose_exemplars(t, {"n": "5", "answer": "yes"}, pool, shots=2)]
+    ['3', '4']                                  # a seeded order (seed, query content)
+    >>> shots = [render.Example("Is 3 odd?", "yes"), render.Example("Is 4 odd?", "no")]
+    >>> join("Is 5 odd?", shots, FewshotFormat())
+    'Is 3 odd?\\n\\nyes\\n\\n\\nIs 4 odd?\\n\\nno\\n\\n\\nIs 5 odd?'
 
 The layout is the entry's `fewshot` format (`catalog.FewshotFormat`): each exemplar is its inputs,
 `targets_prefix`, its targets and `example_separator`; the query's inputs come last (followed by
-the non-whitespace part of `targets_prefix`, if any), so zero shots is exactly `render.render`. At most `MAX_SHOTS` exemplars; those that would take the input
-past `budget` tokens are dropped from the end (the query itself is never cut). Exemplars share the
-query's options format, so with letter markers their targets are letters too.
+the non-whitespace part of `targets_prefix`, if any), so zero shots is exactly the zero-shot
+input. At most `MAX_SHOTS` exemplars; the renderer drops those that would take the input past
+`TOKEN_BUDGET` tokens from the end (the query itself is never cut).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import random
-from typing import Callable, Iterator, Sequence
+from typing import Iterator, Sequence
 
+from flan.data.adapters import record_key
 from flan.data.catalog import FewshotFormat, Template
-from flan.data.render import Example, OptionsFormat, accepts, options_format, record_key, render
 
 MAX_SHOTS = 16
 TOKEN_BUDGET = 960
@@ -28,6 +33,11 @@ TOKEN_BUDGET = 960
 
 class FewshotError(ValueError):
   """A few-shot request that cannot be met (too many shots, no train split)."""
+
+
+def check_shots(shots: int) -> None:
+  if not 0 <= shots <= MAX_SHOTS:
+    raise FewshotError(f"shots must be between 0 and {MAX_SHOTS}, got {shots}")
 
 
 def _random_order(n: int, rng: random.Random) -> Iterator[int]:
@@ -49,7 +59,7 @@ def choose_exemplars(template: Template, query: dict, pool: Sequence[dict], shot
   chosen = []
   for i in _random_order(len(pool), rng):
     candidate = pool[i]
-    if candidate is query or candidate == query or not accepts(template, candidate):
+    if candidate is query or candidate == query or not template.accepts(candidate):
       continue
     chosen.append(candidate)
     if len(chosen) == shots:
@@ -57,43 +67,13 @@ def choose_exemplars(template: Template, query: dict, pool: Sequence[dict], shot
   return chosen
 
 
-def join(query_inputs: str, exemplars: Sequence[Example], fmt: FewshotFormat) -> str:
-  """'{inputs}{targets_prefix}{targets}{example_separator}' per exemplar, then the query's
-  inputs and, after at least one exemplar, `targets_prefix` without its trailing whitespace
-  (so a prefix like '\\nAnswer: ' ends the query with '\\nAnswer:'; the default adds nothing)."""
+def join(query_inputs: str, exemplars: Sequence, fmt: FewshotFormat) -> str:
+  """'{inputs}{targets_prefix}{targets}{example_separator}' per exemplar (anything with `inputs`
+  and `targets`), then the query's inputs and, after at least one exemplar, `targets_prefix`
+  without its trailing whitespace (so a prefix like '\\nAnswer: ' ends the query with
+  '\\nAnswer:'; the default adds nothing)."""
   if not exemplars:
     return query_inputs
   shots = "".join(e.inputs + fmt.targets_prefix + e.targets + fmt.example_separator
                   for e in exemplars)
   return shots + query_inputs + fmt.targets_prefix.rstrip()
-
-
-def default_tokenize() -> Callable[[str], Sequence[int]]:
-  from flan.data import vocab
-  return vocab.get_vocabulary().encode
-
-
-def render_fewshot(template: Template, record: dict, pool: Sequence[dict], shots: int, *,
-                   fewshot: FewshotFormat = FewshotFormat(),
-                   options: str | OptionsFormat = "flan", seed: int = 0,
-                   budget: int | None = TOKEN_BUDGET,
-                   tokenize: Callable[[str], Sequence] | None = None) -> Example:
-  """`record` rendered with up to `shots` exemplars from `pool` (see the module docstring).
-
-  `tokenize` counts tokens for the budget (default: the project's vocabulary); `budget=None`
-  keeps every exemplar. The result's `shots` is the number of exemplars actually used.
-  """
-  if not 0 <= shots <= MAX_SHOTS:
-    raise FewshotError(f"shots must be between 0 and {MAX_SHOTS}, got {shots}")
-  fmt = options_format(options, record, seed)
-  query = render(template, record, fmt)
-  chosen = choose_exemplars(template, record, pool, shots, seed)
-  if not chosen:
-    return query
-  exemplars = [render(template, r, query.options_format) for r in chosen]
-  if budget is not None:
-    tokenize = tokenize or default_tokenize()
-    while exemplars and len(tokenize(join(query.inputs, exemplars, fewshot))) > budget:
-      exemplars.pop()
-  return dataclasses.replace(query, inputs=join(query.inputs, exemplars, fewshot),
-                             shots=len(exemplars))

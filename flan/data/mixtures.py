@@ -27,15 +27,14 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
-import pathlib
 import re
 from typing import Iterable
 
 import yaml
 
-from flan.data import catalog, tasks
-
-MIXTURES_DIR = pathlib.Path(__file__).resolve().parents[2] / "mixtures"
+from flan.data import catalog, clusters, tasks
+from flan.data.clusters import MIXTURES_DIR
+from flan.data.render import FORMATS
 _FAMILY = re.compile(r"^mix:(?P<collection>[a-z_]+)(?::heldout_(?P<cluster>[a-z_]+))?$")
 _KEYS = {"collection", "heldout", "clusters", "templates", "format", "description"}
 
@@ -51,7 +50,7 @@ class MixtureDef:
   `heldout` are the clusters the mixture is evaluated on (their rules drop more from training);
   `clusters` restricts training to these clusters (None: every cluster the rules leave);
   `templates` keeps the first N templates of each dataset (None: all); `format` is one of
-  tasks.FORMATS.
+  render.FORMATS.
   """
   name: str
   collection: str = "flan"
@@ -63,11 +62,6 @@ class MixtureDef:
 
 
 @functools.lru_cache(maxsize=None)
-def cluster_rules() -> dict:
-  return yaml.safe_load((MIXTURES_DIR / "clusters.yaml").read_text())
-
-
-@functools.lru_cache(maxsize=None)
 def size_hints() -> dict[str, int]:
   """Published train sizes per entry (mixtures/sizes.yaml), used when data is not prepared."""
   path = MIXTURES_DIR / "sizes.yaml"
@@ -75,7 +69,7 @@ def size_hints() -> dict[str, int]:
 
 
 def rate_cap() -> int:
-  return int(cluster_rules()["rate_cap"])
+  return int(clusters.rules()["rate_cap"])
 
 
 def mixture_name(collection: str, heldout: str | None = None) -> str:
@@ -83,7 +77,7 @@ def mixture_name(collection: str, heldout: str | None = None) -> str:
 
 
 def _check_cluster(cluster: str) -> None:
-  known = cluster_rules()["clusters"]
+  known = clusters.rules()["clusters"]
   if cluster not in known:
     raise catalog.UnknownEntryError(f"unknown cluster {cluster!r}; known: {sorted(known)}")
 
@@ -94,14 +88,14 @@ def excluded_clusters(heldout: str | Iterable[str]) -> set[str]:
   dropped = set()
   for cluster in heldout:
     _check_cluster(cluster)
-    dropped |= {cluster, *cluster_rules()["heldout_also_drops"].get(cluster, [])}
+    dropped |= {cluster, *clusters.rules()["heldout_also_drops"].get(cluster, [])}
   return dropped
 
 
 def overlaps(spec, evaluation) -> bool:
   """Whether a training entry is the same dataset as (or shares source text with) any
   evaluation entry, by the `same_dataset_keys` and `same_source` groups of clusters.yaml."""
-  rules = cluster_rules()
+  rules = clusters.rules()
   for key in rules.get("same_dataset_keys", ["paper_dataset"]):
     if getattr(spec, key) in {getattr(e, key) for e in evaluation}:
       return True
@@ -172,12 +166,12 @@ def _definition(name: str, data: dict, where: str) -> MixtureDef:
   if unknown:
     raise MixtureError(f"{where}: {name}: unknown keys {sorted(unknown)}; known: {sorted(_KEYS)}")
   heldout = tuple(data.get("heldout") or ())
-  clusters = data.get("clusters")
-  clusters = None if clusters is None else tuple(clusters)
-  for cluster in heldout + (clusters or ()):
-    if cluster not in cluster_rules()["clusters"]:
+  trained = data.get("clusters")
+  trained = None if trained is None else tuple(trained)
+  for cluster in heldout + (trained or ()):
+    if cluster not in clusters.rules()["clusters"]:
       raise MixtureError(f"{where}: {name}: unknown cluster {cluster!r}")
-  excluded = set(clusters or ()) & excluded_clusters(heldout)
+  excluded = set(trained or ()) & excluded_clusters(heldout)
   if excluded:
     raise MixtureError(f"{where}: {name}: trains on {sorted(excluded)}, which its held-out "
                        f"clusters {list(heldout)} exclude")
@@ -186,10 +180,10 @@ def _definition(name: str, data: dict, where: str) -> MixtureDef:
                                     and 1 <= templates <= catalog.NUM_TEMPLATES):
     raise MixtureError(f"{where}: {name}: templates must be 1..{catalog.NUM_TEMPLATES}")
   format = data.get("format", "instructions")
-  if format not in tasks.FORMATS:
-    raise MixtureError(f"{where}: {name}: format must be one of {tasks.FORMATS}")
+  if format not in FORMATS:
+    raise MixtureError(f"{where}: {name}: format must be one of {FORMATS}")
   return MixtureDef(name=name, collection=str(data.get("collection", "flan")), heldout=heldout,
-                    clusters=clusters, templates=templates, format=format,
+                    clusters=trained, templates=templates, format=format,
                     description=str(data.get("description", "")))
 
 
@@ -213,8 +207,8 @@ def names(collection: str | None = None) -> list[str]:
   collections = sorted({s.collection for s in catalog.catalog().values()})
   result = []
   for coll in collections if collection is None else [collection]:
-    clusters = sorted({s.cluster for s in catalog.entries(collection=coll)})
-    result += [mixture_name(coll)] + [mixture_name(coll, c) for c in clusters]
+    present = sorted({s.cluster for s in catalog.entries(collection=coll)})
+    result += [mixture_name(coll)] + [mixture_name(coll, c) for c in present]
   return result + [n for n, d in named_mixtures().items()
                    if collection is None or d.collection == collection]
 
@@ -236,11 +230,6 @@ def parse_mixture_name(name: str) -> MixtureDef:
   raise catalog.UnknownEntryError(
       f"{name!r} is not a mixture name; expected mix:COLLECTION[:heldout_CLUSTER] or a mixture "
       f"of mixtures/*.yaml{hint}")
-
-
-def training_selection(name: str) -> list[tuple]:
-  """(entry, templates) pairs a mixture trains on (for exports: the format is not applied)."""
-  return [tasks.resolve(t) for t in training_tasks(parse_mixture_name(name))]
 
 
 # --- SeqIO ----------------------------------------------------------------------------------

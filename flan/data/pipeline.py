@@ -32,14 +32,13 @@ checkpoints would be smaller but stop its prefetching (15x slower here), so they
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
 
 import numpy as np
 
-from flan.data import packing
+from flan.data import packing, vocab
 
 PACKERS = ("best_fit", "seqio")
 KEEP_STATES = 8  # iterator states kept in state_dir (older checkpoints resume by replaying)
@@ -75,10 +74,10 @@ def use_cache_dirs(vocabulary) -> None:
     if tf.io.gfile.exists(note):
       with tf.io.gfile.GFile(note) as f:
         cached_with = json.load(f).get("vocabulary")
-      if cached_with != _vocabulary_fingerprint(vocabulary):
+      if cached_with != vocab.fingerprint(vocabulary):
         raise CacheError(f"the task cache {directory} was tokenized with another vocabulary "
                          f"(fingerprint {cached_with}, this run's is "
-                         f"{_vocabulary_fingerprint(vocabulary)}); re-cache it or unset "
+                         f"{vocab.fingerprint(vocabulary)}); re-cache it or unset "
                          f"FLAN_CACHE_DIR")
     seqio.add_global_cache_dirs([directory])
 
@@ -131,10 +130,10 @@ def example_stream(name: str, *, inputs_length: int, targets_length: int, seed: 
   rates, trimmed to the lengths, EOS appended). use_cached None: the cache when it exists.
   tagged: each example also has "task_index", its task's place in `task_names` (the same
   stream otherwise)."""
-  from flan.data import mixtures, vocab as vocab_lib
+  from flan.data import mixtures
 
   hide_accelerators_from_tf()
-  vocabulary = vocabulary or vocab_lib.get_vocabulary()
+  vocabulary = vocabulary or vocab.get_vocabulary()
   use_cache_dirs(vocabulary)
   provider = mixtures.get(name, vocabulary)
   if use_cached is None:
@@ -228,7 +227,7 @@ class TrainData:
     self._config = {"name": name, "inputs_length": inputs_length,
                     "targets_length": targets_length, "batch_size": batch_size, "seed": seed,
                     "shard": shard, "packer": packer, "pool_size": pool_size,
-                    "vocabulary": _vocabulary_fingerprint(vocabulary),
+                    "vocabulary": vocab.fingerprint(vocabulary),
                     "track_tasks": track_tasks}
     self.task_names = None
     if track_tasks:
@@ -308,9 +307,3 @@ class TrainData:
     for _ in range(batches):
       next(self._iterator)
     self._batches, self.restored_from = batches, "replay"
-
-
-def _vocabulary_fingerprint(vocabulary) -> str | None:
-  """A short hash of a SentencePiece vocabulary's model (None: the project's default)."""
-  model = getattr(vocabulary, "sp_model", None)
-  return None if model is None else hashlib.sha256(model).hexdigest()[:16]

@@ -1,22 +1,29 @@
 """Reading a catalog entry's split as canonical records and rendered examples, in plain Python.
 
-The same adapter and renderer as the SeqIO tasks, without TensorFlow in the loop: used by
-evaluation and `flan data show`.
+The same adapter and renderer as the SeqIO tasks (flan/data/render.py), without TensorFlow in
+the loop: used by evaluation, `flan data show`, `flan data export` and the vocabulary corpus.
+Example i of a split is the i-th raw TFDS example, as in training, so a task's template choice
+and format here are exactly training's:
+
+    for index, example in iter_examples(spec, templates, "train", Style(format="noinstruction")):
+      ...   # index: the raw example's position; example: render.Example
 """
 
 from __future__ import annotations
 
 from typing import Iterator
 
-from flan.data import adapters, datasets, fewshot, render, tasks
+from flan.data import adapters, datasets, fewshot, render
 from flan.data.catalog import UnknownEntryError
+from flan.data.render import Style
 
 FEWSHOT_POOL = 1000  # few-shot exemplars are drawn from the first records of the train split
 
 
-def iter_records(spec, split: str, data_dir: str | None = None,
-                 check_prepared: bool = True) -> Iterator[dict]:
-  """Canonical records of `split` (a key of the entry's `splits`), in the dataset's order."""
+def iter_raw(spec, split: str, data_dir: str | None = None,
+             check_prepared: bool = True) -> Iterator[dict]:
+  """The raw TFDS examples (numpy values) of `split` (a key of the entry's `splits`), in the
+  dataset's order."""
   import tensorflow_datasets as tfds
 
   if split not in spec.splits:
@@ -24,11 +31,13 @@ def iter_records(spec, split: str, data_dir: str | None = None,
   directory = data_dir or datasets.data_dir()
   if check_prepared:
     datasets.require_prepared(spec, directory)
-  if spec.collection == "synthetic":
-    import flan.data.synthetic  # noqa: F401
-  builder = tfds.builder(spec.tfds_full_name, data_dir=directory)
-  dataset = builder.as_dataset(split=spec.splits[split], shuffle_files=False)
-  for raw in tfds.as_numpy(dataset):
+  builder = datasets.builder(spec, directory)
+  yield from tfds.as_numpy(builder.as_dataset(split=spec.splits[split], shuffle_files=False))
+
+
+def iter_records(spec, split: str, **kwargs) -> Iterator[dict]:
+  """Canonical records of `split`, in the dataset's order (those the adapter drops left out)."""
+  for raw in iter_raw(spec, split, **kwargs):
     record = adapters.adapt(spec, raw)
     if record is not None:
       yield record
@@ -43,11 +52,6 @@ def load_records(spec, split: str, limit: int | None = None, **kwargs) -> list[d
   return records
 
 
-def rendered(spec, template, records: list[dict]) -> list[render.Example]:
-  """The examples a template renders from records (label filters applied)."""
-  return [render.render(template, r) for r in records if render.accepts(template, r)]
-
-
 def exemplar_pool(spec, size: int = FEWSHOT_POOL, **kwargs) -> list[dict]:
   """The train records few-shot exemplars are drawn from (the first `size` of the split)."""
   if "train" not in spec.splits:
@@ -55,17 +59,26 @@ def exemplar_pool(spec, size: int = FEWSHOT_POOL, **kwargs) -> list[dict]:
   return load_records(spec, "train", limit=size, **kwargs)
 
 
-def iter_examples(spec, templates, split: str, shots: int = 0, options="flan", seed: int = 0,
-                  pool_size: int = FEWSHOT_POOL, tokenize=None,
+def iter_examples(spec, templates, split: str, style: Style = Style(), *,
+                  pool_size: int = FEWSHOT_POOL, tokenize=None, max_records: int | None = None,
+                  strict: bool = False, template_offset: int = 0,
                   **kwargs) -> Iterator[tuple[int, render.Example]]:
-  """(record index, example) for every record of `split`, templates round-robin as in training
-  (`tasks.pick_template`), with `shots` exemplars from the train split and options style
-  `options`; records no template accepts are skipped."""
-  if not 0 <= shots <= fewshot.MAX_SHOTS:
-    raise fewshot.FewshotError(f"shots must be between 0 and {fewshot.MAX_SHOTS}, got {shots}")
-  pool = exemplar_pool(spec, pool_size, **kwargs) if shots else []
-  for i, record in enumerate(iter_records(spec, split, **kwargs)):
-    template = tasks.pick_template(templates, record, i)
-    if template is not None:
-      yield i, fewshot.render_fewshot(template, record, pool, shots, fewshot=spec.fewshot,
-                                      options=options, seed=seed, tokenize=tokenize)
+  """(index, example) for the records of `split` written in `style`: templates round-robin from
+  the raw example's index as in training (`render.pick_template`; `strict` as there; from index +
+  `template_offset` when a caller rotates them, as the mixture vocabulary's seed does), with
+  `style.shots` exemplars from the first `pool_size` train records (`tokenize` counts their
+  tokens against `style.budget`); records no template accepts are skipped. `max_records` stops
+  after that many records (after the adapter, whether rendered or skipped)."""
+  pool = exemplar_pool(spec, pool_size, **kwargs) if style.shots else []
+  read = 0
+  for index, raw in enumerate(iter_raw(spec, split, **kwargs)):
+    if max_records is not None and read >= max_records:
+      break
+    record = adapters.adapt(spec, raw)
+    if record is None:
+      continue
+    read += 1
+    example = render.render_record(spec, templates, record, index + template_offset, style, pool,
+                                   tokenize, strict)
+    if example is not None:
+      yield index, example

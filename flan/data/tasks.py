@@ -9,9 +9,10 @@ Importing flan registers nothing; a task is built the first time it is named:
     flan:rte:dataset_name     "[NLI: RTE] " + those fields (the paper's dataset-name ablation)
 
 Each task reads its TFDS builder through `seqio.TfdsDataSource` with the entry's split mapping,
-renders text with the entry's adapter and templates, tokenizes with the run's vocabulary (both
-a batch of examples at a time) and appends EOS to inputs and targets (the EOS after the inputs
-is FLAN's separator):
+renders text with the entry's adapter and templates in the task's format (flan/data/render.py,
+the one rendering path: `flan data show`, `export` and evaluation write the same text),
+tokenizes with the run's vocabulary (both a batch of examples at a time) and appends EOS to
+inputs and targets (the EOS after the inputs is FLAN's separator):
 
     {"inputs": [..., 1], "targets": [..., 1], "template": 3}
 """
@@ -20,19 +21,16 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import functools
 import re
 
 import numpy as np
 
-from flan.data import catalog
+from flan.data import catalog, datasets, render
 from flan.data import vocab as vocab_lib
 from flan.data.catalog import UnknownEntryError
+from flan.data.render import FORMATS
 
 PREFIX = "flan"
-# How a task's text is written: the catalog's templates, or the paper's two instruction-free
-# baselines (Section 4.3, "role of instructions").
-FORMATS = ("instructions", "noinstruction", "dataset_name")
 _TASK_NAME = re.compile(r"^flan:(?P<entry>[a-z0-9_]+)(?::t(?P<first>\d+)(?:-(?P<last>\d+))?)?"
                         r"(?::(?P<format>noinstruction|dataset_name))?$")
 RENDER_BATCH = 256  # examples per Python call of the renderer inside tf.data
@@ -112,60 +110,6 @@ def resolve(name: str) -> tuple[catalog.DatasetSpec, tuple[catalog.Template, ...
   return spec, templates
 
 
-def pick_template(templates, record: dict, example_index: int):
-  """Round-robin over templates from `example_index`, skipping ones whose label filter rejects."""
-  from flan.data.render import accepts
-  for step in range(len(templates)):
-    template = templates[(example_index + step) % len(templates)]
-    if accepts(template, record):
-      return template
-  return None
-
-
-@functools.lru_cache(maxsize=4096)
-def _input_fields(spec_fields: tuple[str, ...], template_input: str) -> tuple[str, ...]:
-  """The entry's fields that a template's input shows, in the adapter's order."""
-  used = set(catalog.placeholders(template_input))
-  return tuple(f for f in spec_fields if f in used)
-
-
-def render_text(spec, template, record: dict, format: str = "instructions") -> tuple[str, str]:
-  """(inputs, targets) of one record under one template, in one of FORMATS.
-
-      instructions    the template                    'Premise: A cat sat.\\nHypothesis: ...'
-      noinstruction   the fields the input shows      'A cat sat.\\nAn animal sat.'
-      dataset_name    '[Cluster: Dataset] ' + those   '[NLI: RTE] A cat sat.\\nAn animal sat.'
-
-  The targets are the template's in every format.
-  """
-  from flan.data.render import render
-  example = render(template, record)
-  if format == "instructions":
-    return example.inputs, example.targets
-  fields = "\n".join(record[f] for f in _input_fields(spec.fields, template.input)
-                     if isinstance(record.get(f), str))
-  if format == "noinstruction":
-    return fields, example.targets
-  if format == "dataset_name":
-    from flan.data import mixtures
-    cluster = mixtures.cluster_rules()["clusters"].get(spec.cluster, spec.cluster)
-    return f"[{cluster}: {spec.paper_dataset}] {fields}", example.targets
-  raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
-
-
-def render_raw(spec, templates, raw: dict, index: int,
-               format: str = "instructions") -> tuple[bytes, bytes, int]:
-  """One raw TFDS example (numpy values) -> (inputs, targets, template index); (b'', b'', -1)
-  when the adapter drops the example or no template accepts it."""
-  from flan.data import adapters
-  record = adapters.adapt(spec, raw)
-  template = None if record is None else pick_template(templates, record, index)
-  if template is None:
-    return b"", b"", -1
-  inputs, targets = render_text(spec, template, record, format)
-  return inputs.encode(), targets.encode(), template.index
-
-
 def _components(value) -> list:
   """A batched tensor as plain tensors: [dense] or [flat_values, *row_splits] for ragged."""
   import tensorflow as tf
@@ -194,14 +138,15 @@ def render_dataset(dataset, spec, templates, format: str = "instructions",
                    batch_size: int | None = None):
   """tf.data of raw TFDS examples -> tf.data of {'inputs', 'targets', 'template'} strings.
 
-  The adapter and renderer are plain Python (one code path for training, evaluation and
-  `flan data show`). They run through one `tf.numpy_function` per `batch_size` examples (the
+  The adapter and renderer are plain Python (`render.render_raw`, the same path as evaluation,
+  `flan data show` and `export`). They run through one `tf.numpy_function` per `batch_size` examples (the
   call costs far more than rendering one example; no TensorFlow op runs inside it, which could
   deadlock tf.data's thread pool); example i of the stream gets its template by round-robin from
   i, whatever the batching. Dropped examples are filtered out.
   """
   import tensorflow as tf
 
+  style = render.Style(format=format)
   batched = dataset.enumerate().ragged_batch(batch_size or RENDER_BATCH)
   structure = batched.element_spec[1]
   leaves = tf.nest.flatten(structure)
@@ -216,7 +161,7 @@ def render_dataset(dataset, spec, templates, format: str = "instructions",
     inputs, targets, chosen = [], [], []
     for i, index in enumerate(indices):
       raw = tf.nest.pack_sequence_as(structure, [column[i] for column in columns])
-      rendered = render_raw(spec, templates, raw, int(index), format)
+      rendered = render.render_raw(spec, templates, raw, int(index), style)
       inputs.append(rendered[0])
       targets.append(rendered[1])
       chosen.append(rendered[2])
@@ -270,12 +215,9 @@ def output_features(vocabulary):
 def _build_task(name: str, vocabulary):
   import seqio
 
-  from flan.data import datasets
-
   spec, templates = resolve(name)
   format = parse_task(name).format
-  if spec.collection == "synthetic":
-    import flan.data.synthetic  # noqa: F401  (registers the synthetic builders with TFDS)
+  datasets.register(spec)
   source = seqio.TfdsDataSource(tfds_name=spec.tfds_full_name, splits=spec.splits,
                                 tfds_data_dir=datasets.data_dir())
 
@@ -299,8 +241,6 @@ def get_task(name: str, vocabulary=None):
   A task registered earlier with another vocabulary or data directory is registered anew.
   """
   import seqio
-
-  from flan.data import datasets
 
   vocabulary = vocabulary or vocab_lib.get_vocabulary()
   canonical = str(parse_task(name))

@@ -12,8 +12,12 @@ the feature converter).
 from __future__ import annotations
 
 import functools
+import hashlib
 import io
+import os
 import pathlib
+
+from flan.data import catalog, records
 
 ASSETS = pathlib.Path(__file__).resolve().parents[1] / "assets"
 DEFAULT_VOCAB = ASSETS / "flan_demo_spm.model"
@@ -47,10 +51,23 @@ def get_vocabulary(path: str | None = None):
   return seqio.SentencePieceVocabulary(str(file))
 
 
-def fingerprint(path: str | None = None) -> str:
-  """A short content hash of a vocabulary file: checkpoints record it, restores compare it."""
-  import hashlib
-  return hashlib.sha256(vocabulary_path(path).read_bytes()).hexdigest()[:16]
+def fingerprint(vocabulary=None) -> str:
+  """The vocabulary's identity, recorded wherever tokens are stored and compared before they are
+  read (checkpoints, model directories, task caches, data-pipeline states): a 16-hex-digit
+  sha256 of its SentencePiece model file.
+
+  `vocabulary` is None or "demo" (the shipped demo vocabulary), a path (local or gs://), or a
+  seqio SentencePieceVocabulary (its model file; extra ids, which change the ids, are part of the
+  identity), so fingerprint(None) == fingerprint(DEFAULT_VOCAB) == fingerprint(get_vocabulary()).
+  """
+  extra_ids = 0
+  if vocabulary is not None and not isinstance(vocabulary, (str, os.PathLike)):
+    extra_ids = getattr(vocabulary, "extra_ids", 0)
+    vocabulary = vocabulary.sentencepiece_model_file
+  digest = hashlib.sha256(vocabulary_path(vocabulary).read_bytes())
+  if extra_ids:
+    digest.update(f"extra_ids={extra_ids}".encode())
+  return digest.hexdigest()[:16]
 
 
 def check_model_fit(path: str | None, vocab_size: int, model_vocab_size: int) -> None:
@@ -68,31 +85,24 @@ def check_model_fit(path: str | None, vocab_size: int, model_vocab_size: int) ->
 
 
 def corpus(data_dir: str) -> list[str]:
-  """Training sentences, in a fixed order: rendered synthetic examples (all their templates).
+  """Training sentences, in a fixed order: rendered synthetic examples, inputs then targets.
 
-  Only the synthetic entries feed the vocabulary, so adding catalog entries never changes it.
+  The rules, as parameters of the one rendering path (records.iter_examples): the first
+  EXAMPLES_PER_TEMPLATE x (its templates) records of each synthetic entry's train split, every template
+  (inverted ones too) round-robin and `strict` (a record whose template's label filter rejects it
+  is skipped, not passed on), instructions format, FLAN options block, zero shots. Only the
+  synthetic entries feed the vocabulary, so adding catalog entries never changes it.
   """
-  import tensorflow_datasets as tfds
-
-  from flan.data import adapters, catalog, render, synthetic
+  from flan.data import synthetic  # imports TFDS
 
   synthetic.prepare(data_dir=data_dir)
   lines = []
   for spec in catalog.entries(collection="synthetic"):
-    builder = tfds.builder(spec.tfds_full_name, data_dir=data_dir)
-    raws = tfds.as_numpy(builder.as_dataset(split=spec.splits["train"], shuffle_files=False))
-    records = []
-    for raw in raws:
-      record = adapters.adapt(spec, raw)
-      if record is not None:
-        records.append(record)
-      if len(records) == EXAMPLES_PER_TEMPLATE * len(spec.templates):
-        break
-    for i, record in enumerate(records):
-      template = spec.templates[i % len(spec.templates)]
-      if render.accepts(template, record):
-        example = render.render(template, record)
-        lines.extend([example.inputs, example.targets])
+    examples = records.iter_examples(
+        spec, spec.templates, "train", max_records=EXAMPLES_PER_TEMPLATE * len(spec.templates),
+        strict=True, data_dir=data_dir)
+    for _, example in examples:
+      lines.extend([example.inputs, example.targets])
   return lines
 
 
@@ -147,7 +157,7 @@ def mixture_corpus(mixture: str, examples: int = MIXTURE_EXAMPLES, seed: int = 0
   """(sentences, examples per entry) of a mixture: the first examples of each training entry's
   train split, rendered as training renders them (the mixture's templates and format; the
   template of example i is picked round-robin from i + seed), inputs and targets as two lines."""
-  from flan.data import datasets, mixtures, prepare, records, tasks
+  from flan.data import datasets, mixtures, prepare, render, tasks
 
   definition = mixtures.parse_mixture_name(mixture)
   training, _ = mixtures.split(definition)
@@ -161,17 +171,15 @@ def mixture_corpus(mixture: str, examples: int = MIXTURE_EXAMPLES, seed: int = 0
   sizes = sample_sizes(rates, examples, available)
   lines = []
   for spec in training:
-    task = tasks.parse_task(mixtures.task_for(definition, spec))
-    _, templates = tasks.resolve(str(task))
+    task = mixtures.task_for(definition, spec)
+    _, templates = tasks.resolve(task)
+    style = render.Style(format=tasks.parse_task(task).format)
     taken = 0
-    for i, record in enumerate(records.iter_records(spec, "train", data_dir=directory)):
+    for _, example in records.iter_examples(spec, templates, "train", style,
+                                            template_offset=seed, data_dir=directory):
       if taken == sizes[spec.name]:
         break
-      template = tasks.pick_template(templates, record, i + seed)
-      if template is None:
-        continue
-      inputs, targets = tasks.render_text(spec, template, record, task.format)
-      lines.extend([inputs, targets])
+      lines.extend([example.inputs, example.targets])
       taken += 1
     sizes[spec.name] = taken
   return lines, sizes

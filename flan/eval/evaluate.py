@@ -9,16 +9,16 @@ Classification templates are scored by rank classification over the options, gen
 templates by greedy (or beam) decoding with a key/value cache, every template and split of the
 entry in one length-bucketed pass; then the entry's metric (metrics.py). `score` is the metric's
 primary sub-score. With `shots` > 0 each query gets that many exemplars from the train split,
-written with the same template (fewshot.py). An entry whose eval templates produce different
-target fields (translation both ways) reports one task per target: `wmt14_enfr:to_french`,
-`wmt14_enfr:to_english`.
+written with the same template (flan/data/render.py). An entry whose eval templates produce
+different target fields (translation both ways) reports one task per target:
+`wmt14_enfr:to_french`, `wmt14_enfr:to_english`.
 """
 
 from __future__ import annotations
 
 import json
 
-from flan.data import catalog, fewshot, records as records_lib, render
+from flan.data import catalog, records as records_lib, render
 from flan.eval import batching, decoding, metrics, scoring
 
 MAX_DECODE_TOKENS = 256
@@ -65,10 +65,11 @@ def predict(graphdef, params, vocab, spec, examples, *, beam_size: int = 1) -> l
 
 def render_examples(spec, template, records, *, pool=(), shots: int = 0, seed: int = 0,
                     tokenize=None) -> list[tuple[dict, render.Example]]:
-  """(record, example) for every record the template accepts, with `shots` exemplars."""
-  return [(r, fewshot.render_fewshot(template, r, pool, shots, fewshot=spec.fewshot, seed=seed,
-                                     tokenize=tokenize))
-          for r in records if render.accepts(template, r)]
+  """(record, example) for every record the template accepts, with `shots` exemplars (the one
+  rendering path, in the instructions format: evaluation always shows the instructions)."""
+  style = render.Style(shots=shots, seed=seed)
+  return [(r, render.render_example(spec, template, r, style, pool, tokenize))
+          for r in records if template.accepts(r)]
 
 
 def evaluate_entry(graphdef, params, vocab, spec, *, splits=SPLITS, limit: int | None = 100,

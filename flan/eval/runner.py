@@ -74,7 +74,7 @@ _MIXTURE_MACRO = re.compile(r"^MIXTURE\s*=\s*['\"]([^'\"]+)['\"]", re.MULTILINE)
 def untrained_clusters(model_dir: str | pathlib.Path) -> set[str]:
   """The clusters none of whose entries the model trained on, from the MIXTURE of its
   config.gin; empty when that is unknown."""
-  from flan.data import catalog, mixtures
+  from flan.data import catalog, clusters, mixtures
 
   path = pathlib.Path(model_dir) / "config.gin"
   match = _MIXTURE_MACRO.search(path.read_text()) if path.exists() else None
@@ -84,7 +84,7 @@ def untrained_clusters(model_dir: str | pathlib.Path) -> set[str]:
     training, _ = mixtures.split(mixtures.parse_mixture_name(match.group(1)))
   except (catalog.CatalogError, catalog.UnknownEntryError):
     return set()
-  return set(mixtures.cluster_rules()["clusters"]) - {s.cluster for s in training}
+  return set(clusters.names()) - {s.cluster for s in training}
 
 
 def load_summary(out_dir: str | pathlib.Path) -> list[dict] | None:

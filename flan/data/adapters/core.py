@@ -15,6 +15,8 @@ this package per cluster (`flan/data/adapters/<cluster>.py`); they are imported 
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any, Callable
 
 import numpy as np
@@ -101,3 +103,10 @@ def adapt(spec, raw: dict[str, Any]) -> Record | None:
                      f" known: {sorted(_FUNCTIONS)}")
     return _FUNCTIONS[name](raw, config)
   return declarative(raw, config)
+
+
+def record_key(record: Record) -> str:
+  """A stable 16-hex-digit digest of a record's content: the per-example part of every seed
+  (random options formats, few-shot exemplar order), so a record draws the same wherever it is."""
+  text = json.dumps(record, sort_keys=True, ensure_ascii=False, default=str)
+  return hashlib.sha256(text.encode()).hexdigest()[:16]
