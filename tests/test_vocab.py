@@ -18,3 +18,25 @@ def test_ids_and_round_trip():
 def test_rebuild_matches_shipped_file(tmp_path):
   rebuilt = vocab_lib.build(tmp_path / "v.model", data_dir=str(tmp_path / "data"))
   assert rebuilt.read_bytes() == vocab_lib.DEFAULT_VOCAB.read_bytes()
+
+
+def test_one_fingerprint_whatever_names_the_vocabulary(tmp_path):
+  import hashlib
+
+  import seqio
+
+  default = vocab_lib.fingerprint(None)
+  assert len(default) == 16
+  assert vocab_lib.fingerprint(str(vocab_lib.DEFAULT_VOCAB)) == default
+  assert vocab_lib.fingerprint(vocab_lib.DEFAULT_VOCAB) == default
+  assert vocab_lib.fingerprint(vocab_lib.get_vocabulary()) == default
+  copy = tmp_path / "copy.model"
+  copy.write_bytes(vocab_lib.DEFAULT_VOCAB.read_bytes())
+  assert vocab_lib.fingerprint(seqio.SentencePieceVocabulary(str(copy))) == default  # content
+  assert vocab_lib.fingerprint(seqio.SentencePieceVocabulary(str(copy), extra_ids=4)) != default
+  other = tmp_path / "other.model"
+  other.write_bytes(vocab_lib.DEFAULT_VOCAB.read_bytes() + b"\n")
+  assert vocab_lib.fingerprint(str(other)) != default
+  # Task caches and pipeline states written before hashed the loaded model: the same value.
+  sp_model = vocab_lib.get_vocabulary().sp_model
+  assert hashlib.sha256(sp_model).hexdigest()[:16] == default
