@@ -9,7 +9,7 @@ import catalog_checks
 import numpy as np
 import pytest
 
-from flan.data import adapters, catalog, render
+from flan.data import adapters, catalog
 
 ENTRIES = ("rte", "boolq", "sst2", "arc_easy", "squad_v1")
 def _four_choices(raw):
