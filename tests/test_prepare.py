@@ -12,7 +12,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 from flan import cli
-from flan.data import prepare, vocab
+from flan.data import prepare, vocab, vocab_build
 
 AG_NEWS_URL = "https://drive.google.com/uc?export=download&id=0Bz8a_Dbh9QhbUDNpeUdjb0wxRms"
 STORY_COLUMNS = ["InputStoryid", "InputSentence1", "InputSentence2", "InputSentence3",
@@ -185,7 +185,7 @@ def test_a_paper_size_model_refuses_the_implicit_demo_vocabulary(capsys, tmp_pat
 def test_mixture_vocabulary_is_reproducible_byte_for_byte(tmp_path, synthetic_data_dir):
   first, second = tmp_path / "a" / "v.model", tmp_path / "b" / "v.model"
   for out in (first, second):
-    vocab.build_for_mixture(out, "mix:synthetic:heldout_nli", vocab_size=400, examples=300,
+    vocab_build.build_for_mixture(out, "mix:synthetic:heldout_nli", vocab_size=400, examples=300,
                             data_dir=synthetic_data_dir)
   assert first.read_bytes() == second.read_bytes()
   manifest = (first.parent / "v.model.json").read_text()
@@ -199,13 +199,13 @@ def test_mixture_vocabulary_is_reproducible_byte_for_byte(tmp_path, synthetic_da
   ids = spm.encode(text)
   assert spm.unk_id not in ids and spm.decode(ids) == text  # byte fallback
   with pytest.raises(vocab.VocabularyError, match="exists; pass --overwrite"):
-    vocab.build_for_mixture(first, "mix:synthetic", vocab_size=400, examples=300,
+    vocab_build.build_for_mixture(first, "mix:synthetic", vocab_size=400, examples=300,
                             data_dir=synthetic_data_dir)
 
 
 def test_sample_sizes_follow_the_mixture_rates():
-  assert vocab.sample_sizes({"a": 3000, "b": 1000}, examples=400) == {"a": 300, "b": 100}
-  assert vocab.sample_sizes({"a": 3000, "b": 10}, examples=1000,
+  assert vocab_build.sample_sizes({"a": 3000, "b": 1000}, examples=400) == {"a": 300, "b": 100}
+  assert vocab_build.sample_sizes({"a": 3000, "b": 10}, examples=1000,
                             available={"a": 3000, "b": 10}) == {"a": 997, "b": 10}
 
 

@@ -3,6 +3,7 @@
 import pytest
 
 from flan.data import vocab as vocab_lib
+from flan.data import vocab_build
 
 
 def test_ids_and_round_trip():
@@ -16,7 +17,7 @@ def test_ids_and_round_trip():
 
 
 def test_rebuild_matches_shipped_file(tmp_path):
-  rebuilt = vocab_lib.build(tmp_path / "v.model", data_dir=str(tmp_path / "data"))
+  rebuilt = vocab_build.build(tmp_path / "v.model", data_dir=str(tmp_path / "data"))
   assert rebuilt.read_bytes() == vocab_lib.DEFAULT_VOCAB.read_bytes()
 
 

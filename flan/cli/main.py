@@ -163,15 +163,15 @@ def cmd_data(args):
   elif args.data_command == "vocab":
     import tempfile
 
-    from flan.data import vocab
+    from flan.data import vocab_build
     if args.mixture:
-      path = vocab.build_for_mixture(args.out, args.mixture, args.size, examples=args.examples,
-                                     seed=args.seed, data_dir=args.data_dir,
-                                     overwrite=args.overwrite)
+      path = vocab_build.build_for_mixture(args.out, args.mixture, args.size,
+                                           examples=args.examples, seed=args.seed,
+                                           data_dir=args.data_dir, overwrite=args.overwrite)
       print(f"wrote {path} and {path}.json")
       return
     with tempfile.TemporaryDirectory() as tmp:
-      path = vocab.build(args.out, data_dir=tmp)
+      path = vocab_build.build(args.out, data_dir=tmp)
     print(f"wrote {path}")
 
 
