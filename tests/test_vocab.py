@@ -30,10 +30,15 @@ def test_one_fingerprint_whatever_names_the_vocabulary(tmp_path):
   assert len(default) == 16
   assert vocab_lib.fingerprint(str(vocab_lib.DEFAULT_VOCAB)) == default
   assert vocab_lib.fingerprint(vocab_lib.DEFAULT_VOCAB) == default
+  assert vocab_lib.fingerprint(vocab_lib.DEMO) == default
   assert vocab_lib.fingerprint(vocab_lib.get_vocabulary()) == default
   copy = tmp_path / "copy.model"
   copy.write_bytes(vocab_lib.DEFAULT_VOCAB.read_bytes())
   assert vocab_lib.fingerprint(seqio.SentencePieceVocabulary(str(copy))) == default  # content
+  # A run records its vocabulary by path (checkpoints, model_config.json) and by the loaded
+  # vocabulary (data-pipeline states, task caches): one value, so a resume finds it equal.
+  assert vocab_lib.fingerprint(vocab_lib.get_vocabulary(str(copy))) == \
+      vocab_lib.fingerprint(str(copy))
   assert vocab_lib.fingerprint(seqio.SentencePieceVocabulary(str(copy), extra_ids=4)) != default
   other = tmp_path / "other.model"
   other.write_bytes(vocab_lib.DEFAULT_VOCAB.read_bytes() + b"\n")
