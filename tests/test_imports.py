@@ -113,7 +113,7 @@ print("\\n".join(failed))
 def test_data_library_imports_no_tensorflow():
   code = ("import sys, flan, flan.data.catalog, flan.data.render, flan.data.records, "
           "flan.data.tasks, flan.data.mixtures, flan.data.vocab, flan.data.datasets, "
-          "flan.data.fewshot, flan.data.clusters; "
+          "flan.data.fewshot, flan.data.clusters, flan.data.vocab_build, flan.cli.data_export; "
           f"print([m for m in {HEAVY!r} if m in sys.modules])")
   result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=ROOT, check=True)
