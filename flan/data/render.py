@@ -14,10 +14,11 @@ It composes four steps:
 
          >>> record = {"premise": "A cat sat.", "hypothesis": "An animal sat.",
          ...           "options": ["yes", "no"], "answer": "yes", "answers": ["yes"]}
-         >>> t = Template(0, "{premise}\\nDoes it follow that {hypothesis}?\\n{options}", "{answer}")
+         >>> t = Template(0, "{premise}\\nDoes it follow that {hypothesis}?\\n{options}",
+         ...              "{answer}")
          >>> render(t, record)
-         Example(inputs='A cat sat.\\nDoes it follow that An animal sat.?\\nOPTIONS:\\n- yes\\n- no',
-                 targets='yes', options=('yes', 'no'), ...)
+         Example(inputs='A cat sat.\\nDoes it follow that An animal sat.?\\nOPTIONS:\\n- yes'
+                        '\\n- no', targets='yes', options=('yes', 'no'), ...)
 
   2. the text format (FORMATS; the paper's Section 4.3 baselines):
 

@@ -139,10 +139,10 @@ def render_dataset(dataset, spec, templates, format: str = "instructions",
   """tf.data of raw TFDS examples -> tf.data of {'inputs', 'targets', 'template'} strings.
 
   The adapter and renderer are plain Python (`render.render_raw`, the same path as evaluation,
-  `flan data show` and `export`). They run through one `tf.numpy_function` per `batch_size` examples (the
-  call costs far more than rendering one example; no TensorFlow op runs inside it, which could
-  deadlock tf.data's thread pool); example i of the stream gets its template by round-robin from
-  i, whatever the batching. Dropped examples are filtered out.
+  `flan data show` and `export`). They run through one `tf.numpy_function` per `batch_size`
+  examples (the call costs far more than rendering one example; no TensorFlow op runs inside it,
+  which could deadlock tf.data's thread pool); example i of the stream gets its template by
+  round-robin from i, whatever the batching. Dropped examples are filtered out.
   """
   import tensorflow as tf
 
