@@ -218,8 +218,8 @@ def main(argv=None) -> None:
   parser.add_argument("--quick", action="store_true", help="fewer batches and examples")
   args = parser.parse_args(argv)
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-  from flan.data import pipeline
-  pipeline.hide_accelerators_from_tf()
+  from flan import runtime
+  runtime.keep_tensorflow_off_accelerators()
   load_start = os.getloadavg()[0]
   directory = synthetic_data_dir()
   common.log(f"synthetic data in {directory}")

@@ -158,8 +158,8 @@ def main(argv: list[str] | None = None) -> int:
 
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
   from flan.data import datasets
-  from flan.data import pipeline
-  pipeline.hide_accelerators_from_tf()
+  from flan import runtime
+  runtime.keep_tensorflow_off_accelerators()
   splits = None if args.splits == "all" else args.splits.split(",")
   tasks = task_list(args.name, args.vocabulary)
   if args.runner == "local":

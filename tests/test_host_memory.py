@@ -59,7 +59,7 @@ def test_keep_freed_memory_applies_and_is_idempotent():
   """glibc takes all three settings; a second call also reports them applied (in a subprocess,
   as everywhere here: the settings would otherwise stay with the pytest process)."""
   assert ctypes.util.find_library("c")
-  code = ("import json; from flan import host_memory as h; "
+  code = ("import json; from flan import runtime as h; "
           "print(json.dumps([h.keep_freed_memory(), h.keep_freed_memory(), h._applied]))")
   assert run_python(code) == [True, True, True]
 
@@ -99,7 +99,7 @@ def test_accelerator_hosts_are_left_alone(monkeypatch):
 @requires_glibc
 def test_switched_off_or_on_an_accelerator_host_it_does_nothing():
   """FLAN_KEEP_FREED_MEMORY=0 or JAX_PLATFORMS=tpu: nothing applied, blocks fault again."""
-  code = ("import json; from flan import host_memory as h; "
+  code = ("import json; from flan import runtime as h; "
           "print(json.dumps([h.keep_freed_memory(), h._applied]))")
   for env in ({"FLAN_KEEP_FREED_MEMORY": "0"}, {"JAX_PLATFORMS": "tpu"}):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

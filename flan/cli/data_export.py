@@ -20,6 +20,7 @@ import json
 import os
 import pathlib
 
+from flan.errors import UserError
 from flan.data import datasets, mixtures, records, tasks, vocab
 from flan.data.catalog import UnknownEntryError
 from flan.data.render import Style
@@ -28,7 +29,7 @@ COLUMNS = ("inputs", "targets", "options", "template", "inverted", "dataset", "c
            "options_format", "shots")
 
 
-class ExportError(RuntimeError):
+class ExportError(UserError, RuntimeError):
   """An export that would overwrite a file, or whose output cannot be written."""
 
 

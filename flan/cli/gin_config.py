@@ -9,12 +9,16 @@ The library has no gin imports; config files bind its functions with dynamic reg
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import pathlib
+
+from flan.errors import UserError
 
 CONFIGS_DIR = pathlib.Path(__file__).resolve().parents[2] / "configs"
 
 
-class GinError(ValueError):
+class GinError(UserError, ValueError):
   """A gin file or binding that does not parse or names nothing."""
 
 
@@ -48,10 +52,30 @@ def parse(gin_files: list[str], bindings: list[str]) -> None:
   gin.add_config_file_search_path(str(CONFIGS_DIR))
   files = [resolve_gin_file(f) for f in gin_files]
   try:
-    gin.parse_config_files_and_bindings(files, bindings, finalize_config=False)
+    with _no_search_path_misses():
+      gin.parse_config_files_and_bindings(files, bindings, finalize_config=False)
   except (ValueError, AttributeError, ImportError, SyntaxError, KeyError, OSError) as e:
     first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
     raise GinError(f"gin: {first_line}") from None
+
+
+class _SearchPathMiss(logging.Filter):
+  """gin looks an include such as 'models/demo.gin' up under each search path in turn ('' first,
+  then configs/), and logs "ERROR:root:Path not found: models/demo.gin" for every miss before
+  the hit. A miss is no error: the include is found next, or gin raises (one GinError line)."""
+
+  def filter(self, record: logging.LogRecord) -> bool:
+    return not (record.module == "resource_reader" and record.msg.startswith("Path not found"))
+
+
+@contextlib.contextmanager
+def _no_search_path_misses():
+  root, miss = logging.getLogger(), _SearchPathMiss()
+  root.addFilter(miss)
+  try:
+    yield
+  finally:
+    root.removeFilter(miss)
 
 
 def call(fn, **overrides):

@@ -15,8 +15,10 @@
     flan export hf --checkpoint MODEL_DIR --out DIR     -> transformers LlamaForCausalLM folder
     flan export params --checkpoint MODEL_DIR --out DIR [--dtype bfloat16]   params only
 
-Errors a user can fix (unknown task, malformed template, missing dataset, bad gin binding) are
-printed as one line and exit with status 2.
+Errors a user can fix (flan.errors.UserError: unknown task, malformed template, missing dataset,
+bad gin binding, a path that does not exist) are printed as one line and exit with status 2.
+Third-party log noise is kept out of the terminal; `flan --verbose COMMAND ...` shows it
+(flan/runtime.py).
 """
 
 from __future__ import annotations
@@ -25,7 +27,12 @@ import argparse
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow only feeds data here
+from flan import runtime
+from flan.errors import UserError
+
+# Commands in which JAX trains or evaluates: they get runtime.setup's host-memory setting, which
+# the others (data, export, import, plan) would only pay for in TensorFlow's input speed.
+CPU_COMPUTE_COMMANDS = ("train", "eval", "demo", "sweep")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -33,22 +40,6 @@ class _Parser(argparse.ArgumentParser):
 
   def error(self, message):
     self.exit(2, f"flan: error: {message} (see `{self.prog} --help`)\n")
-
-
-def _user_errors():
-  from flan.data.catalog import CatalogError, UnknownEntryError
-  from flan.data.datasets import DatasetNotPreparedError
-  from flan.data.vocab import VocabularyError
-  from flan.cli.data_export import ExportError
-  from flan.export import ConversionError
-  from flan.data.fewshot import FewshotError
-  from flan.cli.gin_config import GinError
-  from flan.cli.plan import PlanError
-  from flan.data.pipeline import CacheError
-  from flan.train.trainer import TrainingError
-  return (CatalogError, UnknownEntryError, DatasetNotPreparedError, GinError, TrainingError,
-          FileNotFoundError, ExportError, FewshotError, ConversionError, PlanError, CacheError,
-          VocabularyError)
 
 
 def cmd_train(args, gin_bindings):
@@ -96,13 +87,9 @@ def cmd_eval(args):
   prepare.require_ready([s[0] if isinstance(s, tuple) else s for s in specs])
   out = args.out or os.path.join(args.model_dir, "eval")
   # Held-out status comes from the model's training mixture (runner.untrained_clusters).
-  try:
-    summary = runner.evaluate_model(args.model_dir, specs, out_dir=out, splits=args.splits,
-                                    limit=args.limit, shots=args.shots,
-                                    beam_size=args.beam, progress=not args.quiet)
-  except runner.EvalError as e:
-    print(f"flan: error: {e}", file=sys.stderr)
-    sys.exit(2)
+  summary = runner.evaluate_model(args.model_dir, specs, out_dir=out, splits=args.splits,
+                                  limit=args.limit, shots=args.shots,
+                                  beam_size=args.beam, progress=not args.quiet)
   print(runner.format_summary(summary))
   print(f"\nfiles: {out}/ (predictions.jsonl, templates.csv, summary.md, summary.csv)")
 
@@ -264,6 +251,9 @@ def _add_eval_flags(parser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
   parser = _Parser(prog="flan", description=__doc__.splitlines()[0])
+  parser.add_argument("-v", "--verbose", action="store_true",
+                      help="show what TensorFlow, absl, Orbax, SeqIO and TFDS log (hidden by "
+                           "default; may also come after the command)")
   sub = parser.add_subparsers(dest="command", required=True)
 
   demo = sub.add_parser("demo", help="train and evaluate zero-shot on the synthetic data")
@@ -349,7 +339,6 @@ def build_parser() -> argparse.ArgumentParser:
                        help="default: $FLAN_DATA_DIR, else $TFDS_DATA_DIR, else "
                             "~/tensorflow_datasets")
   prepare.add_argument("--jobs", type=int, default=1, help="datasets built at once (processes)")
-  prepare.add_argument("--verbose", action="store_true", help="TFDS's own progress per dataset")
   prepare.add_argument("--quiet", action="store_true", help="no progress bar")
   prepare.add_argument("--check", action="store_true",
                        help="only print what is ready and what is missing; build nothing")
@@ -368,18 +357,30 @@ def build_parser() -> argparse.ArgumentParser:
   return parser
 
 
+def _verbose_first(argv: list[str]) -> list[str]:
+  """`flan train ... --verbose` means `flan --verbose train ...`: the flag is global."""
+  flags = [a for a in argv if a in ("-v", "--verbose")]
+  return flags[:1] + [a for a in argv if a not in ("-v", "--verbose")]
+
+
+def _one_line(error: UserError) -> str:
+  """The error's message without what gin appends to errors raised inside a configurable
+  ("\n  In call to configurable 'train' (<function train at 0x...>)")."""
+  lines = str(error).strip().splitlines()
+  return lines[0] if lines else type(error).__name__
+
+
 def main(argv: list[str] | None = None) -> int:
   argv = list(sys.argv[1:] if argv is None else argv)
   from flan.cli import data_prepare, gin_config
-  from flan import runtime
-  runtime.keep_freed_memory()  # before JAX and TensorFlow start threads; see runtime.py
   try:
     gin_bindings, argv = gin_config.split_gin_flags(argv)
-  except gin_config.GinError as e:
-    print(f"flan: error: {e}", file=sys.stderr)
+  except UserError as e:
+    print(f"flan: error: {_one_line(e)}", file=sys.stderr)
     return 2
-  args = build_parser().parse_args(argv)
-  errors = _user_errors()
+  args = build_parser().parse_args(_verbose_first(argv))
+  # Before anything imports JAX or TensorFlow.
+  runtime.setup(cpu_compute=args.command in CPU_COMPUTE_COMMANDS, verbose=args.verbose)
   try:
     if args.command == "train":
       cmd_train(args, gin_bindings)
@@ -397,8 +398,8 @@ def main(argv: list[str] | None = None) -> int:
       cmd_import(args)
     elif args.command == "export":
       cmd_export(args)
-  except errors as e:
-    print(f"flan: error: {e}", file=sys.stderr)
+  except UserError as e:
+    print(f"flan: error: {_one_line(e)}", file=sys.stderr)
     return 2
   except data_prepare.PrepareIncomplete:
     return 1

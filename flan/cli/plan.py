@@ -19,6 +19,8 @@ import os
 import subprocess
 import sys
 
+from flan.errors import UserError
+
 GiB = 1024 ** 3
 # Memory per device (a TPU core, or a GPU), bytes.
 ACCELERATORS = {
@@ -28,7 +30,7 @@ ACCELERATORS = {
 FULL_COMPILE_MAX_LAYERS = 4
 
 
-class PlanError(ValueError):
+class PlanError(UserError, ValueError):
   """A plan that cannot be made (bad mesh, unknown accelerator, a config that fails to compile)."""
 
 

@@ -22,6 +22,8 @@ from typing import Any
 
 import yaml
 
+from flan.errors import UserError
+
 NUM_TEMPLATES = 10
 MAX_INVERTED = 3
 SPECIAL_PLACEHOLDERS = ("answer", "options")
@@ -32,11 +34,11 @@ METRICS = ("accuracy", "accuracy_f1", "accuracy_macro_f1", "matthews_corr", "pea
 TEMPLATES_DIR = pathlib.Path(__file__).resolve().parents[2] / "templates"
 
 
-class CatalogError(ValueError):
+class CatalogError(UserError, ValueError):
   """A catalog entry is malformed. The message names the file and template."""
 
 
-class UnknownEntryError(KeyError):
+class UnknownEntryError(UserError, KeyError):
   """A name that is not in the catalog. The message suggests close names."""
 
   def __str__(self):

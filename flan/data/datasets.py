@@ -18,8 +18,10 @@ from __future__ import annotations
 import os
 import pathlib
 
+from flan.errors import UserError
 
-class DatasetNotPreparedError(RuntimeError):
+
+class DatasetNotPreparedError(UserError, RuntimeError):
   """A TFDS builder's data is not in the data directory."""
 
 

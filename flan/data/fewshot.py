@@ -24,6 +24,7 @@ from __future__ import annotations
 import random
 from typing import Iterator, Sequence
 
+from flan.errors import UserError
 from flan.data.adapters import record_key
 from flan.data.catalog import FewshotFormat, Template
 
@@ -31,7 +32,7 @@ MAX_SHOTS = 16
 TOKEN_BUDGET = 960
 
 
-class FewshotError(ValueError):
+class FewshotError(UserError, ValueError):
   """A few-shot request that cannot be met (too many shots, no train split)."""
 
 

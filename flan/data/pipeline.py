@@ -38,6 +38,8 @@ import sys
 
 import numpy as np
 
+from flan import runtime
+from flan.errors import UserError
 from flan.data import packing, vocab
 
 PACKERS = ("best_fit", "seqio")
@@ -45,17 +47,7 @@ KEEP_STATES = 8  # iterator states kept in state_dir (older checkpoints resume b
 CACHE_NOTE = "flan_cache.json"  # written by scripts/cache_tasks.py beside the cached tasks
 
 
-def hide_accelerators_from_tf():
-  """TensorFlow only feeds data here: keep it off GPUs/TPUs so JAX owns their memory."""
-  import tensorflow as tf
-  try:
-    tf.config.set_visible_devices([], "GPU")
-    tf.config.set_visible_devices([], "TPU")
-  except (RuntimeError, ValueError):
-    pass  # already initialized, or no such device type
-
-
-class CacheError(ValueError):
+class CacheError(UserError, ValueError):
   """A task cache that does not fit this run (tokenized with another vocabulary)."""
 
 
@@ -132,7 +124,7 @@ def example_stream(name: str, *, inputs_length: int, targets_length: int, seed: 
   stream otherwise)."""
   from flan.data import mixtures
 
-  hide_accelerators_from_tf()
+  runtime.keep_tensorflow_off_accelerators()
   vocabulary = vocabulary or vocab.get_vocabulary()
   use_cache_dirs(vocabulary)
   provider = mixtures.get(name, vocabulary)

@@ -19,12 +19,14 @@ import hashlib
 import os
 import pathlib
 
+from flan.errors import UserError
+
 ASSETS = pathlib.Path(__file__).resolve().parents[1] / "assets"
 DEFAULT_VOCAB = ASSETS / "flan_demo_spm.model"
 VOCAB_SIZE = 2048
 
 
-class VocabularyError(ValueError):
+class VocabularyError(UserError, ValueError):
   """A vocabulary that cannot be built or used as asked."""
 
 

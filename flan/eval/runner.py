@@ -18,12 +18,13 @@ import os
 import pathlib
 import re
 
+from flan.errors import UserError
 from flan.eval import aggregate, evaluate
 
 SUMMARY_FILE = "summary.json"
 
 
-class EvalError(ValueError):
+class EvalError(UserError, ValueError):
   """An evaluation request that selects nothing to evaluate."""
 
 

@@ -13,6 +13,8 @@ Modules (each one idea; see README.md in this folder for the layouts and the sca
   hf_import.py, hf_export.py, params_export.py   the three commands
 """
 
+from flan.errors import UserError
 
-class ConversionError(ValueError):
+
+class ConversionError(UserError, ValueError):
   """An import or export that cannot be done as asked (bad input, shape, tokenizer, target)."""

@@ -32,6 +32,8 @@ from collections.abc import Iterable
 import ml_dtypes
 import numpy as np
 
+from flan.errors import UserError
+
 DTYPES = {
     "F64": np.dtype(np.float64), "F32": np.dtype(np.float32), "F16": np.dtype(np.float16),
     "BF16": np.dtype(ml_dtypes.bfloat16), "I64": np.dtype(np.int64),
@@ -48,7 +50,7 @@ WRITE_BLOCK_BYTES = 64 << 20
 assert sys.byteorder == "little", "safetensors data is little-endian"
 
 
-class SafetensorsError(ValueError):
+class SafetensorsError(UserError, ValueError):
   """A safetensors file or directory that cannot be read as such."""
 
 

@@ -32,6 +32,7 @@ import numpy as np
 import optax
 from flax import nnx
 
+from flan.errors import UserError
 from flan.data import prepare, vocab as vocab_lib
 from flan.model import Decoder, ModelConfig
 from flan.checkpoint import manager
@@ -41,7 +42,7 @@ from flan.train import logger as metrics_lib
 from flan.train import optimizer as optimizer_lib, step as step_lib
 
 
-class TrainingError(RuntimeError):
+class TrainingError(UserError, RuntimeError):
   """The run cannot go on (bad batch, bad config, mismatched checkpoint)."""
 
 
