@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 
 from flan import runtime
@@ -363,11 +364,12 @@ def _verbose_first(argv: list[str]) -> list[str]:
   return flags[:1] + [a for a in argv if a not in ("-v", "--verbose")]
 
 
-def _one_line(error: UserError) -> str:
-  """The error's message without what gin appends to errors raised inside a configurable
-  ("\n  In call to configurable 'train' (<function train at 0x...>)")."""
-  lines = str(error).strip().splitlines()
-  return lines[0] if lines else type(error).__name__
+def _message(error: UserError) -> str:
+  """The error's message without what gin appends to an error raised inside a configurable
+  ("\n  In call to configurable 'train' (<function train at 0x7f...>)"): one line, or the
+  lines of a message that lists things (the datasets a run still needs)."""
+  message = re.sub(r"\n\s*In call to configurable '.*", "", str(error), flags=re.S).strip()
+  return message or type(error).__name__
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -376,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
   try:
     gin_bindings, argv = gin_config.split_gin_flags(argv)
   except UserError as e:
-    print(f"flan: error: {_one_line(e)}", file=sys.stderr)
+    print(f"flan: error: {_message(e)}", file=sys.stderr)
     return 2
   args = build_parser().parse_args(_verbose_first(argv))
   # Before anything imports JAX or TensorFlow.
@@ -399,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "export":
       cmd_export(args)
   except UserError as e:
-    print(f"flan: error: {_one_line(e)}", file=sys.stderr)
+    print(f"flan: error: {_message(e)}", file=sys.stderr)
     return 2
   except data_prepare.PrepareIncomplete:
     return 1
