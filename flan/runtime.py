@@ -101,16 +101,16 @@ NOISY_PACKAGES = ("orbax", "tensorflow", "tensorflow_datasets", "seqio")
 # Orbax's and TFDS's records).
 NOISY_LOGGERS = ("absl", "tensorflow")
 
-_set_up = False
+_settings: dict | None = None  # what setup() was called with
 
 
 def setup(cpu_compute: bool, verbose: bool = False) -> None:
   """Sets the process up for a command, once (see the module docstring); call it before JAX or
   TensorFlow are imported. `cpu_compute`: JAX trains or evaluates in this process."""
-  global _set_up
-  if _set_up:
+  global _settings
+  if _settings is not None:
     return
-  _set_up = True
+  _settings = {"cpu_compute": cpu_compute, "verbose": verbose}
   if not verbose:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     for name in NOISY_LOGGERS:
@@ -123,6 +123,14 @@ def setup(cpu_compute: bool, verbose: bool = False) -> None:
                  .disable_progress_bar())
   if cpu_compute:
     keep_freed_memory()
+
+
+def worker_initializer() -> tuple:
+  """(initializer, initargs) for a process pool whose workers (fresh interpreters) read data:
+  each is set up as this process was, without host memory; (None, ()) if this one was not."""
+  if _settings is None:
+    return None, ()
+  return setup, (False, _settings["verbose"])
 
 
 def keep_tensorflow_off_accelerators() -> None:

@@ -149,9 +149,18 @@ def test_gin_logs_no_error_for_an_include_it_finds(caplog):
     gin_config.parse(["demo.gin"], ["include 'models/nope.gin'"])
 
 
-def test_synthetic_prepare_says_it_builds_not_downloads(tmp_path, capsys):
+def test_synthetic_prepare_does_not_claim_a_download(tmp_path, capsys):
+  """TFDS prints "Downloading and preparing dataset Unknown size" for every build; a synthetic
+  dataset is generated, and the commands say so themselves."""
   from flan.data import synthetic
   synthetic.prepare(["synth_addition"], data_dir=tmp_path, max_examples_per_split=4)
-  out = capsys.readouterr().out
-  assert out == f"building synthetic dataset synth_addition 1.0.0 in " \
-                f"{tmp_path / 'synth_addition' / '1.0.0'}\n"
+  assert capsys.readouterr().out == ""
+
+
+def test_workers_are_set_up_as_their_parent(monkeypatch):
+  """`flan data prepare --jobs N` builds in spawned interpreters: each gets the parent's quiet
+  (or verbose) set-up, never the host-memory setting; nothing when the parent had none."""
+  monkeypatch.setattr(runtime, "_settings", None)
+  assert runtime.worker_initializer() == (None, ())
+  monkeypatch.setattr(runtime, "_settings", {"cpu_compute": True, "verbose": True})
+  assert runtime.worker_initializer() == (runtime.setup, (False, True))

@@ -33,6 +33,7 @@ import pathlib
 import shutil
 from typing import Callable, Iterable
 
+from flan import runtime
 from flan.data import catalog, datasets, mixtures, tasks
 
 READY, BUILT, MANUAL, FAILED, MISSING = "ready", "built now", "manual", "failed", "missing"
@@ -166,7 +167,9 @@ def prepare(specs: list[catalog.DatasetSpec], data_dir: str, jobs: int = 1,
       finish(spec, prepare_builder(spec, data_dir, verbose))
   else:
     context = multiprocessing.get_context("spawn")  # TensorFlow does not survive a fork
-    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
+    initializer, initargs = runtime.worker_initializer()  # quiet workers under a quiet flan
+    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context, initializer=initializer,
+                                                initargs=initargs) as pool:
       futures = {pool.submit(_prepare_in_worker, s.name, data_dir, verbose): s for s in firsts}
       for future in concurrent.futures.as_completed(futures):
         spec = futures[future]

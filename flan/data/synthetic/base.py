@@ -100,10 +100,11 @@ class SyntheticBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
   def _generate_examples(self, split):
     yield from self.generate(split)
 
-  # TFDS announces "Downloading and preparing dataset Unknown size ..." and "... downloaded and
-  # prepared"; a synthetic dataset downloads nothing, so it says what happens instead.
+  # TFDS prints "Downloading and preparing dataset Unknown size ..." and "... downloaded and
+  # prepared" around every build; a synthetic dataset downloads nothing, so it prints neither
+  # (`flan data prepare` reports it "built now" in its table, `flan demo` in its step line).
   def _log_download_bytes(self) -> None:
-    print(f"building synthetic dataset {self.name} {self.version} in {self.data_dir}")
+    pass
 
   def _log_download_done(self) -> None:
     pass
