@@ -27,7 +27,9 @@ removes such leftovers and builds the dataset again, skipping every one that is 
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import dataclasses
+import io
 import multiprocessing
 import pathlib
 import shutil
@@ -135,8 +137,11 @@ def prepare_builder(spec, data_dir: str, verbose: bool = False) -> Outcome:
   config = tfds.download.DownloadConfig(
       try_download_gcs=False, manual_dir=str(own if _has_files(own) else shared))
   _remove_incomplete(spec, data_dir)
+  # TFDS prints its own "Downloading and preparing ..." lines; the table says what happened.
+  printed = contextlib.nullcontext() if verbose else contextlib.redirect_stdout(io.StringIO())
   try:
-    builder.download_and_prepare(download_config=config)
+    with printed:
+      builder.download_and_prepare(download_config=config)
   except Exception as e:  # noqa: BLE001 - any failure is reported in the table, per dataset
     return Outcome(spec.tfds_full_name, found.entries, FAILED, _one_line(e))
   examples = sum(split.num_examples for split in builder.info.splits.values())
