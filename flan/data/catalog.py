@@ -29,8 +29,9 @@ MAX_INVERTED = 3
 SPECIAL_PLACEHOLDERS = ("answer", "options")
 TYPES = ("classification", "generation")
 # Metric names an entry may declare (flan/eval implements them).
-METRICS = ("accuracy", "accuracy_f1", "accuracy_macro_f1", "matthews_corr", "pearson_spearman",
-           "squad", "exact_match", "multirc", "record", "bleu", "rouge", "edit_distance")
+METRICS = ("accuracy", "accuracy_f1", "accuracy_macro_f1", "matthews_corr", "accuracy_matthews",
+           "pearson_spearman", "squad", "squad_v2", "drop", "exact_match", "multirc", "record",
+           "bleu", "rouge", "edit_distance")
 TEMPLATES_DIR = pathlib.Path(__file__).resolve().parents[2] / "templates"
 
 

@@ -12,15 +12,23 @@ fractions (BLEU and ROUGE too: 0.273, not 27.3); correlations lie in [-1, 1].
   accuracy_f1        accuracy_f1 = mean(accuracy, f1), accuracy, f1       options
   accuracy_macro_f1  accuracy_macro_f1 = mean(...), accuracy, macro_f1    options
   matthews_corr      matthews_corr, accuracy                              options
-  pearson_spearman   pearson_spearman = mean(...), pearson, spearman      options ("0".."5")
-  squad              f1, exact_match (best over the answer list)
-  record             f1, exact_match (best over the gold entities)
+  accuracy_matthews  accuracy, matthews_corr (CoLA: the paper reports accuracy)  options
+  pearson_spearman   pearson_spearman = mean(...), pearson, spearman      options ("0".."5"),
+                     correlating the predicted option index with the float gold `scores`
+                     (STS-B's unrounded 0-5 similarity, as GLUE does) when given
+  squad              f1, exact_match (SQuAD v1.1's script: best over the answer list)
+  squad_v2           f1, exact_match (SQuAD v2.0's script: the gold of an unanswerable question
+                     is the empty answer; only an abstention, '' or UNANSWERABLE, scores on it)
+  drop               f1, exact_match (drop_eval.py: numbers compared as floats, so '2.5' != '25',
+                     and an F1 of 0 when the gold's numbers are missing; F1 rounded to 0.01)
+  record             f1, exact_match (SuperGLUE's ReCoRD script: best over the gold entities)
   multirc            f1a (over every answer option), exact_match (per      options, groups
                      question: all its answer options right)
   bleu               bleu (sacrebleu corpus BLEU, any number of references)
   rouge              rouge = mean(rouge1, rouge2, rougeL), each the F-measure of the best
                      reference (rouge-score, Porter stemmer)
-  exact_match        exact_match (SQuAD normalization)
+  exact_match        exact_match: equal strings after trimming whitespace, or equal numbers
+                     ('5.0' == '5'); nothing else is normalized, so '-5' != '5' (Math)
   edit_distance      edit_distance: characters / the longer string, best reference (lower is
                      better)
 
@@ -32,6 +40,7 @@ they hold for any options format ('yes'/'no' or 'A'/'B'); the positive class of 
 from __future__ import annotations
 
 import collections
+import math
 import re
 import string
 from typing import Sequence
@@ -67,6 +76,29 @@ def exact_match(predictions: list[str], answers: list[list[str]]) -> float:
                for p, refs in zip(predictions, answers))
 
 
+def _number(text: str) -> float | None:
+  try:
+    value = float(text)
+  except ValueError:
+    return None
+  return value if math.isfinite(value) else None
+
+
+def same_answer(prediction: str, answer: str) -> bool:
+  """Exact string equality after trimming whitespace, or numeric equality: '-5' != '5',
+  '5.0' == '5', 'Cat' != 'cat'."""
+  prediction, answer = prediction.strip(), answer.strip()
+  if prediction == answer:
+    return True
+  a, b = _number(prediction), _number(answer)
+  return a is not None and b is not None and a == b
+
+
+def strict_exact_match(predictions: list[str], answers: list[list[str]]) -> float:
+  """Fraction of predictions that are `same_answer` as one of their answers."""
+  return _mean(any(same_answer(p, a) for a in refs) for p, refs in zip(predictions, answers))
+
+
 def token_f1(prediction: str, reference: str) -> float:
   """SQuAD token F1 of two normalized strings."""
   pred, ref = normalize_answer(prediction).split(), normalize_answer(reference).split()
@@ -87,6 +119,27 @@ def squad_f1(predictions: list[str], answers: list[list[str]]) -> float:
 
 def squad(predictions, answers, **_) -> dict[str, float]:
   return {"f1": squad_f1(predictions, answers), "exact_match": exact_match(predictions, answers)}
+
+
+# The target text of SQuAD v2's unanswerable questions (the adapter's).
+from flan.data.adapters.reading_comprehension_more import UNANSWERABLE  # noqa: E402
+
+
+def squad_v2(predictions, answers, **_) -> dict[str, float]:
+  """SQuAD v2.0's script: an unanswerable question's gold is the empty answer, so F1 = EM = 1 for
+  an empty prediction (our target text UNANSWERABLE counts as one) and 0 for any other."""
+  def abstains(text):
+    return normalize_answer(text) in ("", UNANSWERABLE)
+  f1, em = [], []
+  for p, refs in zip(predictions, answers):
+    if all(abstains(a) for a in refs):
+      f1.append(float(abstains(p)))
+      em.append(float(abstains(p)))
+    else:
+      refs = [a for a in refs if not abstains(a)]
+      f1.append(squad_f1([p], [refs]))
+      em.append(exact_match([p], [refs]))
+  return {"f1": _mean(f1), "exact_match": _mean(em)}
 
 
 def levenshtein(a: str, b: str) -> int:
@@ -206,9 +259,18 @@ def matthews_corr(predictions, answers, *, options, **_) -> dict[str, float]:
           "accuracy": accuracy(predictions, answers)}
 
 
-def pearson_spearman(predictions, answers, *, options, **_) -> dict[str, float]:
-  """Correlations of the predicted and gold similarity: the option index (0..5 for STS-B)."""
+def accuracy_matthews(predictions, answers, *, options, **_) -> dict[str, float]:
+  return {"accuracy": accuracy(predictions, answers),
+          "matthews_corr": matthews(*_indices(predictions, answers, options))}
+
+
+def pearson_spearman(predictions, answers, *, options, scores=None, **_) -> dict[str, float]:
+  """Correlations of the predicted similarity (the option index, 0..5 for STS-B) with the gold
+  similarity: the float `scores` when every example has one (GLUE correlates with STS-B's
+  unrounded score), else the gold option index."""
   pred, gold = _indices(predictions, answers, options)
+  if scores is not None and all(s is not None for s in scores):
+    gold = np.asarray(scores, np.float64)
   p, s = pearson(pred, gold), spearman(pred, gold)
   return {"pearson_spearman": (p + s) / 2, "pearson": p, "spearman": s}
 
@@ -234,7 +296,15 @@ def accuracy_metric(predictions, answers, **_) -> dict[str, float]:
 
 
 def exact_match_metric(predictions, answers, **_) -> dict[str, float]:
-  return {"exact_match": exact_match(predictions, answers)}
+  return {"exact_match": strict_exact_match(predictions, answers)}
+
+
+def drop(predictions, answers, **_) -> dict[str, float]:
+  """DROP's official drop_eval.py (see drop.py), the best over the validated answers."""
+  from flan.eval import drop as drop_eval
+  scores = [max((drop_eval.em_f1(p, a) for a in refs), default=(0.0, 0.0))
+            for p, refs in zip(predictions, answers)]
+  return {"f1": _mean(f for _, f in scores), "exact_match": _mean(e for e, _ in scores)}
 
 
 METRICS = {
@@ -242,8 +312,11 @@ METRICS = {
     "accuracy_f1": accuracy_f1,
     "accuracy_macro_f1": accuracy_macro_f1,
     "matthews_corr": matthews_corr,
+    "accuracy_matthews": accuracy_matthews,
     "pearson_spearman": pearson_spearman,
     "squad": squad,
+    "squad_v2": squad_v2,
+    "drop": drop,
     "record": record,
     "multirc": multirc,
     "bleu": bleu,
@@ -253,7 +326,8 @@ METRICS = {
 }
 PRIMARY = {"accuracy": "accuracy", "accuracy_f1": "accuracy_f1",
            "accuracy_macro_f1": "accuracy_macro_f1", "matthews_corr": "matthews_corr",
-           "pearson_spearman": "pearson_spearman", "squad": "f1", "record": "f1",
+           "accuracy_matthews": "accuracy", "pearson_spearman": "pearson_spearman", "squad": "f1",
+           "squad_v2": "f1", "drop": "f1", "record": "f1",
            "multirc": "f1a", "bleu": "bleu", "rouge": "rouge", "exact_match": "exact_match",
            "edit_distance": "edit_distance"}
 LOWER_IS_BETTER = frozenset({"edit_distance"})
@@ -261,15 +335,16 @@ LOWER_IS_BETTER = frozenset({"edit_distance"})
 
 def compute(metric: str, predictions: list[str], answers: list[list[str]], *,
             options: list[Sequence[str]] | None = None,
-            groups: list[str] | None = None) -> dict[str, float]:
-  """Every sub-score of `metric`; `options` per example (classification) and `groups` (MultiRC's
-  question ids) where the metric needs them."""
+            groups: list[str] | None = None,
+            scores: list[float | None] | None = None) -> dict[str, float]:
+  """Every sub-score of `metric`; `options` per example (classification), `groups` (MultiRC's
+  question ids) and `scores` (real-valued gold, STS-B) where the metric needs them."""
   if metric not in METRICS:
     raise KeyError(f"unknown metric {metric!r}; known: {sorted(METRICS)}")
   if len(predictions) != len(answers):
     raise ValueError(f"{len(predictions)} predictions for {len(answers)} answer lists")
   return METRICS[metric](list(predictions), [list(a) for a in answers], options=options,
-                         groups=groups)
+                         groups=groups, scores=scores)
 
 
 def primary(metric: str, scores: dict[str, float]) -> float:
