@@ -53,7 +53,7 @@ def test_entry_loads_and_is_well_formed(name):
     ("coqa", "coqa:1.0.0", "generation", "squad"),
     ("quac", "quac:1.0.0", "generation", "squad"),
     ("trec", "trec:1.0.0", "classification", "accuracy"),
-    ("cola", "glue/cola:2.0.0", "classification", "matthews_corr"),
+    ("cola", "glue/cola:2.0.0", "classification", "accuracy_matthews"),
     ("wic", "super_glue/wic:1.0.2", "classification", "accuracy"),
     ("math_dataset", "math_dataset/algebra__linear_1d:1.0.0", "generation", "exact_match"),
     ("fix_punctuation", "para_crawl/enda:1.2.0", "generation", "edit_distance"),
@@ -75,7 +75,7 @@ def test_splits_follow_the_recipe():
   assert catalog.get("trec").splits == {**s_200, "test": "test"}
   assert catalog.get("coqa").splits == {"train": "train[:-100]", "validation": "train[-100:]",
                                         "test": "test"}
-  assert catalog.get("quac").splits == {"train": "train[:30000]", "validation": "train[-200:]",
+  assert catalog.get("quac").splits == {"train": "train[:30000]", "validation": "train[-4000:]",
                                         "test": "validation"}
   assert catalog.get("math_dataset").splits == {"train": "train[:30000]",
                                                 "validation": "train[-200:]", "test": "test"}

@@ -93,10 +93,10 @@ def test_every_template_renders_mock_data(name, mock_records):
 
 def test_builders_versions_types_and_metrics():
   expected = {
-      "drop": ("drop:2.0.0", "generation", "squad"),
+      "drop": ("drop:2.0.0", "generation", "drop"),
       "multirc": ("super_glue/multirc:1.0.2", "classification", "multirc"),
       "openbookqa": ("openbookqa:0.1.0", "classification", "accuracy"),
-      "squad_v2": ("squad/v2.0:3.0.0", "generation", "squad"),
+      "squad_v2": ("squad/v2.0:3.0.0", "generation", "squad_v2"),
       "cosmos_qa": ("cosmos_qa:1.0.0", "classification", "accuracy"),
       "record": ("super_glue/record:1.0.2", "classification", "record"),
       "arc_challenge": ("ai2_arc/ARC-Challenge:1.0.0", "classification", "accuracy"),
@@ -111,12 +111,16 @@ def test_builders_versions_types_and_metrics():
 def test_splits_follow_the_recipe():
   s30 = {"train": "train[:30000]", "validation": "train[-200:]", "test": "validation"}
   s_200 = {"train": "train[:-200]", "validation": "train[-200:]", "test": "validation"}
-  assert _spec("drop").splits == {**s30, "test": "dev"}
-  assert _spec("multirc").splits == s_200
+  assert _spec("drop").splits == {**s30, "validation": "train[-4000:]", "test": "dev"}
+  # carved by passage (catalog `carve`): a validation slice about 200 held-out rows deep
+  assert _spec("multirc").splits == {"train": "train[:-2000]", "validation": "train[-2000:]",
+                                     "test": "validation"}
   assert _spec("openbookqa").splits == {"train": "train", "validation": "validation[:200]",
                                               "test": "test"}
-  for name in ("squad_v2", "record", "natural_questions", "trivia_qa"):
+  for name in ("natural_questions", "trivia_qa"):
     assert _spec(name).splits == s30, name
+  for name in ("squad_v2", "record"):
+    assert _spec(name).splits == {**s30, "validation": "train[-4000:]"}, name
   assert _spec("cosmos_qa").splits == s_200
   assert _spec("arc_challenge").splits == {**s_200, "test": "test"}
 
@@ -142,8 +146,17 @@ def test_train_and_validation_carve_outs_are_disjoint(name):
   assert splits["train"].split("[")[0] == splits["validation"].split("[")[0] == "train"
   train = _indices(splits["train"], SOURCE_SIZES[name])
   validation = _indices(splits["validation"], SOURCE_SIZES[name])
-  assert len(train) > 0 and len(validation) == 200
+  carve = _spec(name).carve
+  held_out = len(validation) * carve.percent // 100 if carve else len(validation)
+  assert len(train) > 0 and held_out == 200
   assert train.stop <= validation.start
+
+
+@pytest.mark.parametrize("name,by", [("multirc", "idx/paragraph"), ("record", "passage"),
+                                     ("squad_v2", "context"), ("drop", "passage")])
+def test_shared_passages_are_carved_by_passage(name, by):
+  """Questions on one passage are many rows: validation is carved by passage, not by row."""
+  assert _spec(name).carve.by == by
 
 
 def test_openbookqa_uses_separate_splits():

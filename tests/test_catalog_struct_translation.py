@@ -69,9 +69,16 @@ def test_splits_and_builders():
   sd = {"train": "train[:30000]", "validation": "validation[:200]", "test": "test"}
   builders = {"common_gen": "gem/common_gen", "dart": "gem/dart", "e2e_nlg": "gem/e2e_nlg",
               "web_nlg": "gem/web_nlg_en"}
+  validation = {"common_gen": "train[-4000:]", "dart": "train[-4000:]",
+                "e2e_nlg": "train[30000:]", "web_nlg": "train[30000:]"}
+  carved_by = {"common_gen": "concept_set_id", "dart": "tripleset",
+               "e2e_nlg": "meaning_representation", "web_nlg": "input"}
   for name, builder in builders.items():
     spec = catalog.get(name)
-    assert spec.splits == s30
+    # GEM's train split has one row per (input, reference): validation is carved by input and
+    # evaluated as one example per input with every reference.
+    assert spec.splits == {**s30, "validation": validation[name]}
+    assert (spec.carve.by, spec.groups) == (carved_by[name], "same_input")
     assert (spec.tfds_full_name, spec.manual_download) == (f"{builder}:1.1.0", False)
   paracrawl = catalog.get("para_crawl_enes")
   assert paracrawl.splits == {"train": "train[:30000]", "validation": "train[-1200:-1000]",

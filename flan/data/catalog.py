@@ -84,6 +84,25 @@ class FewshotFormat:
 
 
 @dataclasses.dataclass(frozen=True)
+class Carve:
+  """Validation carved from the train split by input (entry key `carve`).
+
+  Rows are held out by a hash of the raw TFDS feature `by` (a path such as 'idx/paragraph'; a
+  list feature is joined): every row of a held-out input (all its references, every question on
+  its passage) is dropped from the `train` split and only held-out rows are kept in `validation`.
+  `percent` of the inputs are held out:
+
+      carve: {by: context, percent: 5}      # SQuAD: no validation passage is trained on
+  """
+  by: str
+  percent: int
+
+
+# `groups` values: rows with the same rendered input are one example (every reference).
+SAME_INPUT = "same_input"
+
+
+@dataclasses.dataclass(frozen=True)
 class DatasetSpec:
   """A catalog entry: one TFDS config, its splits, adapter and ten templates."""
   name: str
@@ -101,6 +120,8 @@ class DatasetSpec:
   manual_download: bool = False
   eval_only: bool = False
   fewshot: FewshotFormat = FewshotFormat()
+  carve: Carve | None = None
+  groups: str | None = None
 
   @property
   def tfds_full_name(self) -> str:
@@ -202,7 +223,43 @@ def _check_template(t: dict[str, Any], index: int, fields: set[str], entry_type:
 
 
 _REQUIRED = ("name", "cluster", "type", "metric", "tfds", "splits", "adapter", "templates")
-_KNOWN_KEYS = set(_REQUIRED) | {"paper_dataset", "collection", "eval_only", "notes", "fewshot"}
+_KNOWN_KEYS = set(_REQUIRED) | {"paper_dataset", "collection", "eval_only", "notes", "fewshot",
+                                 "carve", "groups"}
+_TFDS_SPLIT = re.compile(r"^([A-Za-z0-9_]+)")
+
+
+def _parse_carve(value: Any, splits: dict, where: str) -> Carve | None:
+  """The optional `carve` mapping: {by: raw feature path, percent: 1..50}, for an entry whose
+  train and validation read the same TFDS split."""
+  if value is None:
+    return None
+  if not isinstance(value, dict) or set(value) != {"by", "percent"}:
+    raise CatalogError(f"{where}: 'carve' must be a mapping with keys 'by' (a raw TFDS feature) "
+                       f"and 'percent' (of inputs held out for validation)")
+  by, percent = value["by"], value["percent"]
+  if not isinstance(by, str) or not by.strip():
+    raise CatalogError(f"{where}: carve: 'by' must name a raw TFDS feature, got {by!r}")
+  if not isinstance(percent, int) or isinstance(percent, bool) or not 1 <= percent <= 50:
+    raise CatalogError(f"{where}: carve: 'percent' must be an integer from 1 to 50, got {percent!r}")
+  sources = {k: _TFDS_SPLIT.match(splits.get(k, "")) for k in ("train", "validation")}
+  if not all(sources.values()) or sources["train"].group(1) != sources["validation"].group(1):
+    raise CatalogError(f"{where}: carve needs 'train' and 'validation' read from the same TFDS "
+                       f"split, got {splits.get('train')!r} and {splits.get('validation')!r}")
+  return Carve(by=by, percent=percent)
+
+
+def _parse_groups(value: Any, fields: set[str], entry_type: str, where: str) -> str | None:
+  """The optional `groups`: SAME_INPUT (generation rows that repeat an input, one per reference)
+  or a record field whose rows are scored together (classification: MultiRC's question_id)."""
+  if value is None:
+    return None
+  if entry_type == "generation" and value != SAME_INPUT:
+    raise CatalogError(f"{where}: 'groups' of a generation entry must be {SAME_INPUT!r}, "
+                       f"got {value!r}")
+  if entry_type == "classification" and value not in fields:
+    raise CatalogError(f"{where}: 'groups' must name one of the adapter's fields "
+                       f"{sorted(fields)}, got {value!r}")
+  return str(value)
 
 
 def _parse_fewshot(value: Any, where: str) -> FewshotFormat:
@@ -286,7 +343,9 @@ def parse_entry(data: Any, where: str) -> DatasetSpec:
       tfds_version=str(tfds_cfg["version"]), splits={str(k): str(v) for k, v in splits.items()},
       adapter=dict(adapter), templates=templates, path=where,
       manual_download=bool(tfds_cfg.get("manual", False)), eval_only=eval_only,
-      fewshot=_parse_fewshot(data.get("fewshot"), where))
+      fewshot=_parse_fewshot(data.get("fewshot"), where),
+      carve=_parse_carve(data.get("carve"), splits, where),
+      groups=_parse_groups(data.get("groups"), fields, data["type"], where))
 
 
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: ~9x faster

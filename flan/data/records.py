@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from flan.data import adapters, datasets, fewshot, render
+from flan.data import adapters, carve, datasets, fewshot, render
 from flan.data.catalog import UnknownEntryError
 from flan.data.render import Style
 
@@ -32,7 +32,9 @@ def iter_raw(spec, split: str, data_dir: str | None = None,
   if check_prepared:
     datasets.require_prepared(spec, directory)
   builder = datasets.builder(spec, directory)
-  yield from tfds.as_numpy(builder.as_dataset(split=spec.splits[split], shuffle_files=False))
+  dataset = builder.as_dataset(split=spec.splits[split], shuffle_files=False)
+  dataset = carve.apply(spec, split, dataset)  # validation carved by input (catalog `carve`)
+  yield from tfds.as_numpy(dataset)
 
 
 def iter_records(spec, split: str, **kwargs) -> Iterator[dict]:

@@ -218,8 +218,8 @@ def _build_task(name: str, vocabulary):
   spec, templates = resolve(name)
   format = parse_task(name).format
   datasets.register(spec)
-  source = seqio.TfdsDataSource(tfds_name=spec.tfds_full_name, splits=spec.splits,
-                                tfds_data_dir=datasets.data_dir())
+  from flan.data import carve
+  source = carve.tfds_source(spec, datasets.data_dir())
 
   def render_preprocessor(dataset):
     return render_dataset(dataset, spec, templates, format)

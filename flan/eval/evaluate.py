@@ -17,9 +17,10 @@ different target fields (translation both ways) reports one task per target:
 from __future__ import annotations
 
 import json
+import logging
 
 from flan.data import catalog, records as records_lib, render
-from flan.eval import batching, decoding, metrics, scoring
+from flan.eval import batching, decoding, groups, metrics, scoring
 
 MAX_DECODE_TOKENS = 256
 SPLITS = ("validation", "test")
@@ -74,22 +75,34 @@ def render_examples(spec, template, records, *, pool=(), shots: int = 0, seed: i
 
 def evaluate_entry(graphdef, params, vocab, spec, *, splits=SPLITS, limit: int | None = 100,
                    shots: int = 0, beam_size: int = 1, templates=None, predictions_file=None,
-                   data_dir: str | None = None, seed: int = 0) -> list[dict]:
+                   data_dir: str | None = None, seed: int = 0, warn=None) -> list[dict]:
   """One row per (eval template, split) of `spec`, on the first `limit` records of each split.
 
   Splits the entry does not have (e.g. WSC273 has only test) are skipped; `templates` restricts
-  the eval templates (default: all of them).
+  the eval templates (default: all of them). An entry with `groups` (groups.py) is read whole and
+  evaluated in whole groups, `limit` counting groups (same_input) or rows rounded down to whole
+  groups; `warn(message)` (default: a logging warning) hears when `limit` leaves groups out.
+  STS-B's float gold similarity (the record's `score`) reaches the correlations.
   """
   eval_templates = [t for t in (templates or spec.eval_templates) if t.eval]
   names = report_names(spec, eval_templates)
   pool = records_lib.exemplar_pool(spec, data_dir=data_dir) if shots else []
   # Every (split, template) of the entry is predicted in one pass: fuller length buckets.
-  rendered = {}
+  rendered, group_keys = {}, {}
   for split in [s for s in splits if s in spec.splits]:
-    records = records_lib.load_records(spec, split, limit=limit, data_dir=data_dir)
+    # A grouped entry's siblings lie anywhere in the split: read it whole, then keep whole groups.
+    records = records_lib.load_records(spec, split, limit=None if spec.groups else limit,
+                                       data_dir=data_dir)
     for t in eval_templates:
-      rendered[split, t.index] = render_examples(spec, t, records, pool=pool, shots=shots,
-                                                 seed=seed, tokenize=vocab.encode)
+      pairs = render_examples(spec, t, records, pool=pool, shots=shots, seed=seed,
+                              tokenize=vocab.encode)
+      if spec.groups:
+        selection = groups.whole_groups(spec, t, pairs, limit)
+        if selection.cut and t is eval_templates[0]:
+          (warn or logging.getLogger(__name__).warning)(
+              groups.limit_message(spec, split, limit, selection))
+        pairs, group_keys[split, t.index] = selection.pairs, selection.keys
+      rendered[split, t.index] = pairs
   examples = [ex for pairs in rendered.values() for _, ex in pairs]
   predictions = iter(predict(graphdef, params, vocab, spec, examples, beam_size=beam_size))
   rows = []
@@ -101,8 +114,9 @@ def evaluate_entry(graphdef, params, vocab, spec, *, splits=SPLITS, limit: int |
     scores = metrics.compute(spec.metric, template_predictions,
                              [list(ex.answers) for ex in template_examples],
                              options=[ex.options for ex in template_examples],
-                             groups=[str(r.get("question_id", i)) for i, (r, _) in
-                                     enumerate(pairs)])
+                             groups=group_keys.get((split, template),
+                                                   [str(i) for i in range(len(pairs))]),
+                             scores=[r.get("score") for r, _ in pairs])
     rows.append({"task": names[template], "entry": spec.name, "cluster": spec.cluster,
                  "template": template, "split": split, "shots": shots,
                  "metric": spec.metric, "score": metrics.primary(spec.metric, scores),

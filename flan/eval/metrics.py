@@ -47,6 +47,9 @@ from typing import Sequence
 
 import numpy as np
 
+# The target text of SQuAD v2's unanswerable questions (its adapter's).
+from flan.data.adapters.reading_comprehension_more import UNANSWERABLE
+
 _ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
 _PUNCTUATION = set(string.punctuation)
 
@@ -121,8 +124,6 @@ def squad(predictions, answers, **_) -> dict[str, float]:
   return {"f1": squad_f1(predictions, answers), "exact_match": exact_match(predictions, answers)}
 
 
-# The target text of SQuAD v2's unanswerable questions (the adapter's).
-from flan.data.adapters.reading_comprehension_more import UNANSWERABLE  # noqa: E402
 
 
 def squad_v2(predictions, answers, **_) -> dict[str, float]:

@@ -17,6 +17,7 @@ import json
 import os
 import pathlib
 import re
+import sys
 
 from flan.errors import UserError
 from flan.eval import aggregate, evaluate
@@ -53,7 +54,7 @@ def evaluate_model(model_dir: str, specs, *, out_dir: str, splits=evaluate.SPLIT
       rows.extend(evaluate.evaluate_entry(
           graphdef, params, vocab, spec, splits=splits, limit=limit, shots=shots,
           beam_size=beam_size, templates=templates, predictions_file=predictions,
-          data_dir=data_dir))
+          data_dir=data_dir, warn=lambda m: tqdm.write(f"flan: warning: {m}", file=sys.stderr)))
   if not rows:
     raise EvalError("nothing to evaluate: no eval-eligible template of the selected entries "
                     f"has examples on the splits {list(splits)}")
