@@ -139,8 +139,24 @@ def test_best_template_is_selected_on_validation_and_reported_on_test():
   assert (summary["wsc273"]["best_template"], summary["wsc273"]["best"]) == (None, None)
   assert summary["wsc273"]["mean"] == pytest.approx(0.65)
   table = aggregate.markdown_table(list(summary.values()))
-  assert "| rte | nli | held-out | accuracy | 10 | 70.0 | 50.0 (t1) | – |  |" in table
-  assert "| wsc273 | coreference | seen | accuracy | 10 | 65.0 | – | – |  |" in table
+  assert "| rte | nli | held-out | accuracy | test | 10 | 70.0 | 50.0 (t1) | – |  |" in table
+  assert "| wsc273 | coreference | seen | accuracy | test | 10 | 65.0 | – | – |  |" in table
+
+
+def test_results_table_names_metric_split_and_count():
+  """A reader of summary.md/csv knows what each number is: which metric (and which of its
+  sub-scores), which split of which TFDS data, how many examples."""
+  rows = rows_of("squad_v2", "squad_v2", validation=[0.5], test=[0.4], cluster="rc")
+  for r in rows:
+    r["tfds_split"] = {"validation": "train[-4000:]", "test": "validation"}[r["split"]]
+    r["num_examples"] = {"validation": 190, "test": 11873}[r["split"]]
+  (s,) = aggregate.summarize(rows)
+  assert (s["metric"], s["score_name"], s["split"], s["tfds_split"], s["num_examples"]) == \
+      ("squad_v2", "f1", "test", "validation", 11873)
+  table = aggregate.markdown_table([s])
+  assert table.splitlines()[0].startswith(
+      "| task | cluster | status | metric | split scored | n | mean over templates |")
+  assert "| squad_v2 | rc | seen | squad_v2 f1 | test (TFDS validation) | 11873 | 40.0 |" in table
 
 
 def test_translation_reports_each_direction():

@@ -65,7 +65,9 @@ def summarize(rows: list[dict], heldout=frozenset(), report_split: str = REPORT_
         "task": task, "entry": first["entry"], "cluster": first["cluster"],
         "status": "held-out" if first["cluster"] in heldout else "seen",
         "metric": first["metric"], "score_name": metrics.PRIMARY[first["metric"]],
-        "shots": first.get("shots", 0), "split": report, "templates": len(tested),
+        "shots": first.get("shots", 0), "split": report,
+        "tfds_split": next((r["tfds_split"] for r in tested.values() if "tfds_split" in r), None),
+        "templates": len(tested),
         "num_examples": max((r["num_examples"] for r in tested.values()), default=0),
         "mean": _mean(r["score"] for r in tested.values()),
         "best_template": best_template,
@@ -87,16 +89,28 @@ def details(s: dict) -> str:
   return ", ".join(f"{k} {percent(v)}" for k, v in scores.items() if k != s["score_name"])
 
 
+def metric_name(s: dict) -> str:
+  """The metric and the sub-score that is the task's number: 'accuracy', 'squad_v2 f1'."""
+  return s["metric"] if s["metric"] == s["score_name"] else f"{s['metric']} {s['score_name']}"
+
+
+def split_name(s: dict) -> str:
+  """The split scored and the TFDS split it reads: 'test (TFDS validation)'."""
+  return f"{s['split']} (TFDS {s['tfds_split']})" if s.get("tfds_split") else s["split"]
+
+
 def markdown_table(summary: list[dict]) -> str:
-  """The results table, scores in percent ("–" where there is none)."""
-  lines = ["| task | cluster | status | metric | n | mean over templates | "
+  """The results table, scores in percent ("–" where there is none): per task the metric (and
+  which of its sub-scores), the split scored (and the TFDS split behind it) and the number of
+  examples scored on it (for grouped entries: inputs, each with all its references)."""
+  lines = ["| task | cluster | status | metric | split scored | n | mean over templates | "
            "best on validation | chance | other scores |",
-           "|---|---|---|---|---:|---:|---:|---:|---|"]
+           "|---|---|---|---|---|---:|---:|---:|---:|---|"]
   for s in summary:
     best = percent(s["best"]) + (f" (t{s['best_template']})" if s["best_template"] is not None
                                  else "")
-    lines.append(f"| {s['task']} | {s['cluster']} | {s['status']} | {s['score_name']} | "
-                 f"{s['num_examples']} | {percent(s['mean'])} | {best} | "
+    lines.append(f"| {s['task']} | {s['cluster']} | {s['status']} | {metric_name(s)} | "
+                 f"{split_name(s)} | {s['num_examples']} | {percent(s['mean'])} | {best} | "
                  f"{percent(s['chance'])} | {details(s)} |")
   return "\n".join(lines)
 

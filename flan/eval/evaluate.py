@@ -2,8 +2,9 @@
 
     rows = evaluate_entry(graphdef, params, vocab, catalog.get("synth_containment"), limit=64)
     rows[0] == {"task": "synth_containment", "entry": "synth_containment", "cluster": "nli",
-                "template": 0, "split": "validation", "shots": 0, "metric": "accuracy",
-                "score": 0.71, "scores": {"accuracy": 0.71}, "chance": 0.5, "num_examples": 64}
+                "template": 0, "split": "validation", "tfds_split": "validation", "shots": 0,
+                "metric": "accuracy", "score": 0.71, "scores": {"accuracy": 0.71},
+                "chance": 0.5, "num_examples": 64}
 
 Classification templates are scored by rank classification over the options, generation
 templates by greedy (or beam) decoding with a key/value cache, every template and split of the
@@ -118,7 +119,8 @@ def evaluate_entry(graphdef, params, vocab, spec, *, splits=SPLITS, limit: int |
                                                    [str(i) for i in range(len(pairs))]),
                              scores=[r.get("score") for r, _ in pairs])
     rows.append({"task": names[template], "entry": spec.name, "cluster": spec.cluster,
-                 "template": template, "split": split, "shots": shots,
+                 "template": template, "split": split, "tfds_split": spec.splits[split],
+                 "shots": shots,
                  "metric": spec.metric, "score": metrics.primary(spec.metric, scores),
                  "scores": scores, "chance": chance(spec.metric, template_examples),
                  "num_examples": len(pairs)})
