@@ -222,6 +222,39 @@ def _check_template(t: dict[str, Any], index: int, fields: set[str], entry_type:
                   label=None if label is None else str(label), eval=is_eval)
 
 
+_SEGMENT_BREAK = re.compile(r"\n+|(?<=[.?!])\s+")
+_PLACEHOLDER = re.compile(r"\{\w+\}")
+_ANSWER_PAIR = re.compile(r"\b([A-Za-z']+(?: [A-Za-z']+)?) or ([A-Za-z']+(?: [A-Za-z']+)?)\s*[?.]$")
+
+
+def _names_option(phrase: str, option: str) -> bool:
+  """Whether a phrase of a question names an option: 'review positive' or 'positively here'
+  names 'positive'; 'same meaning' names 'the same meaning'; 'thumbs down' names no 'negative'."""
+  phrase, option = phrase.lower(), option.lower()
+  if phrase.endswith(option) or option.endswith(phrase):
+    return True
+  label = option.split()[-1]
+  return any(word.startswith(label) or label.startswith(word) for word in phrase.split())
+
+
+def _check_answer_words(template: Template, options: tuple[str, ...] | None, where: str) -> None:
+  """An `{options}` template whose instruction ends by naming two answers ('... favorable or
+  unfavorable.', 'thumbs up or thumbs down?') must name the options, or forms of them.
+
+  The instruction is the last sentence before the options block with words besides placeholders.
+  """
+  if not options or not template.uses_options:
+    return
+  text = template.input[:template.input.rindex("{options}")]
+  segments = [_PLACEHOLDER.sub("#", seg).strip() for seg in _SEGMENT_BREAK.split(text)]
+  segments = [seg for seg in segments if re.search(r"[A-Za-z]{2}", seg)]
+  match = _ANSWER_PAIR.search(segments[-1]) if segments else None
+  if match and not all(any(_names_option(w, o) for o in options) for w in match.groups()):
+    raise CatalogError(f"{where}: template {template.index}: the input asks "
+                       f"'{match.group(1)} or {match.group(2)}' but the options are "
+                       f"{list(options)}; ask in the options' words")
+
+
 _REQUIRED = ("name", "cluster", "type", "metric", "tfds", "splits", "adapter", "templates")
 _KNOWN_KEYS = set(_REQUIRED) | {"paper_dataset", "collection", "eval_only", "notes", "fewshot",
                                  "carve", "groups"}
@@ -323,6 +356,8 @@ def parse_entry(data: Any, where: str) -> DatasetSpec:
     raise CatalogError(f"{where}: needs exactly {NUM_TEMPLATES} templates, found {n}")
   templates = tuple(_check_template(t, i, fields, data["type"], options, where)
                     for i, t in enumerate(raw_templates))
+  for t in templates:
+    _check_answer_words(t, options, where)
   seen = {}
   for t in templates:
     key = (t.input, t.target)
