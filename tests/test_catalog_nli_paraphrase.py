@@ -41,7 +41,8 @@ TFDS = {
     "anli_r3": ("anli/r3", "0.1.0"), "cb": ("super_glue/cb", "1.0.2"),
     "mnli_matched": ("glue/mnli", "2.0.0"), "mnli_mismatched": ("glue/mnli", "2.0.0"),
     "qnli": ("glue/qnli", "2.0.0"), "snli": ("snli", "1.1.0"), "wnli": ("glue/wnli", "2.0.0"),
-    "mrpc": ("glue/mrpc", "2.0.0"), "qqp": ("glue/qqp", "2.0.0"), "paws": ("paws_wiki", "1.1.0"),
+    "mrpc": ("glue/mrpc", "2.0.0"), "qqp": ("glue/qqp", "2.0.0"),
+    "paws": ("paws_wiki/labeled_final_raw", "1.1.0"),  # natural text, not "word , word"
     "stsb": ("glue/stsb", "2.0.0"),
 }
 
