@@ -168,3 +168,18 @@ def test_every_grouped_or_shared_input_entry_declares_it():
   assert grouped == {"e2e_nlg": "same_input", "common_gen": "same_input", "dart": "same_input",
                      "web_nlg": "same_input", "wmt16_fien": "same_input",
                      "multirc": "question_id"}
+
+
+def test_wmt16_fien_scores_english_to_finnish_against_both_references(monkeypatch):
+  spec = catalog.get("wmt16_fien")
+  # newstest2016 (en, fi A) and newstestB2016 (en, fi B): the same English source twice
+  second = "Oikein hyvaa huomenta koko porukalle."
+  records = [adapters.adapt(spec, {"en": b"Good morning.", "fi": fi.encode()})
+             for fi in ("Hyvaa huomenta kaikille teille.", second)]
+  to_finnish = [t for t in spec.eval_templates if t.target == "{finnish}"][:1]
+  got = _evaluate(monkeypatch, spec, records, lambda ex: second, limit=None, templates=to_finnish)
+  assert (got[0]["num_examples"], got[0]["score"]) == (1, pytest.approx(1.0))
+  to_english = [t for t in spec.eval_templates if t.target == "{english}"][:1]
+  got = _evaluate(monkeypatch, spec, records, lambda ex: "Good morning.", limit=None,
+                  templates=to_english)
+  assert got[0]["num_examples"] == 2     # two different Finnish sources
