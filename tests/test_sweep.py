@@ -89,7 +89,8 @@ def test_holdout_sweep_interrupted_and_resumed(plan, monkeypatch, capsys):
                    "--out", str(eval_dir)])
   printed = capsys.readouterr().out
   assert code == 0
-  assert "| synth_reviews | sentiment | held-out | accuracy | 2 |" in printed  # from config.gin
+  assert ("| synth_reviews | sentiment | held-out | accuracy | test (TFDS test) | 2 |"
+          in printed)  # from config.gin
   lines = (eval_dir / "predictions.jsonl").read_text().splitlines()
   assert len(lines) == 4 and all(json.loads(line)["shots"] == 1 for line in lines)
   assert (eval_dir / "templates.csv").exists() and (eval_dir / "summary.md").exists()
