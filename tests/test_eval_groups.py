@@ -144,6 +144,7 @@ def test_carve_is_a_stable_partition_by_key():
 
 @pytest.mark.parametrize("value,message", [
     ({"by": "context"}, "'carve' must be a mapping"),
+    ({"by": "context", "percnt": 5}, "did you mean 'percent'"),
     ({"by": "context", "percent": 0}, "'percent' must be an integer from 1 to 50"),
     ({"by": "", "percent": 5}, "'by' must name a raw TFDS feature"),
 ])

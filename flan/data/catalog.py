@@ -267,8 +267,11 @@ def _parse_carve(value: Any, splits: dict, where: str) -> Carve | None:
   if value is None:
     return None
   if not isinstance(value, dict) or set(value) != {"by", "percent"}:
+    unknown = sorted(set(value) - {"by", "percent"}) if isinstance(value, dict) else []
+    close = difflib.get_close_matches(unknown[0], ["by", "percent"], n=1) if unknown else []
+    hint = f" ({unknown[0]!r}: did you mean {close[0]!r}?)" if close else ""
     raise CatalogError(f"{where}: 'carve' must be a mapping with keys 'by' (a raw TFDS feature) "
-                       f"and 'percent' (of inputs held out for validation)")
+                       f"and 'percent' (of inputs held out for validation){hint}")
   by, percent = value["by"], value["percent"]
   if not isinstance(by, str) or not by.strip():
     raise CatalogError(f"{where}: carve: 'by' must name a raw TFDS feature, got {by!r}")
