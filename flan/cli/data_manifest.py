@@ -31,10 +31,20 @@ def _code(text: str | None) -> str:
   return f"`{text}`" if text else "-"
 
 
+def _split(spec, split: str) -> str:
+  """The split's TFDS expression, and the carve-out by input that filters train and validation:
+  '`train[-4000:]` held-out 5% by `context`'."""
+  cell = _code(spec.splits.get(split))
+  if spec.carve and split == "train":
+    cell += f" less held-out {spec.carve.percent}% by `{spec.carve.by}`"
+  elif spec.carve and split == "validation":
+    cell += f" held-out {spec.carve.percent}% by `{spec.carve.by}`"
+  return cell
+
+
 def row(spec) -> tuple[str, ...]:
   return (spec.name, _cell(spec.paper_dataset), spec.cluster, spec.type, spec.metric,
-          _code(spec.tfds_full_name), *(_code(spec.splits.get(s)) for s in
-                                        ("train", "validation", "test")),
+          _code(spec.tfds_full_name), *(_split(spec, s) for s in ("train", "validation", "test")),
           "yes" if spec.manual_download else "no")
 
 
