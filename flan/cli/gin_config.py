@@ -13,9 +13,10 @@ import contextlib
 import logging
 import pathlib
 
+from flan import resources
 from flan.errors import UserError
 
-CONFIGS_DIR = pathlib.Path(__file__).resolve().parents[2] / "configs"
+CONFIGS_DIR = resources.CONFIGS_DIR
 
 
 class GinError(UserError, ValueError):

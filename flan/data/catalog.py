@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from flan import resources
 from flan.errors import UserError
 
 NUM_TEMPLATES = 10
@@ -32,7 +33,7 @@ TYPES = ("classification", "generation")
 METRICS = ("accuracy", "accuracy_f1", "accuracy_macro_f1", "matthews_corr", "accuracy_matthews",
            "pearson_spearman", "squad", "squad_v2", "drop", "exact_match", "multirc", "record",
            "bleu", "rouge", "edit_distance")
-TEMPLATES_DIR = pathlib.Path(__file__).resolve().parents[2] / "templates"
+TEMPLATES_DIR = resources.TEMPLATES_DIR
 
 
 class CatalogError(UserError, ValueError):

@@ -13,11 +13,12 @@ neither imports the other.
 from __future__ import annotations
 
 import functools
-import pathlib
 
 import yaml
 
-MIXTURES_DIR = pathlib.Path(__file__).resolve().parents[2] / "mixtures"
+from flan import resources
+
+MIXTURES_DIR = resources.MIXTURES_DIR
 
 
 @functools.lru_cache(maxsize=None)

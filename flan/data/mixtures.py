@@ -35,6 +35,7 @@ import yaml
 from flan.data import catalog, clusters, tasks
 from flan.data.clusters import MIXTURES_DIR
 from flan.data.render import FORMATS
+
 _FAMILY = re.compile(r"^mix:(?P<collection>[a-z_]+)(?::heldout_(?P<cluster>[a-z_]+))?$")
 _KEYS = {"collection", "heldout", "clusters", "templates", "format", "description"}
 
