@@ -100,8 +100,8 @@ def test_inverted_templates_target_an_input_field():
 def test_unknown_entry_suggests_close_names():
   with pytest.raises(catalog.UnknownEntryError, match="did you mean synth_reviews"):
     tasks.resolve("flan:synth_reviw")
-  assert tasks.parse_task_name("flan:rte:t3") == ("rte", 3)
-  assert tasks.parse_task_name("rte") == ("rte", None)
+  assert tasks.parse_task("flan:rte:t3") == tasks.TaskName("rte", (3, 3))
+  assert tasks.parse_task("rte") == tasks.TaskName("rte", None)
   with pytest.raises(catalog.UnknownEntryError, match="t0..t9"):
     tasks.resolve("flan:rte:t12")
 

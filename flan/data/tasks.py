@@ -20,7 +20,6 @@ inputs and targets (the EOS after the inputs is FLAN's separator):
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import re
 
 import numpy as np
@@ -76,17 +75,6 @@ def parse_task(name: str) -> TaskName:
   first, last = match.group("first"), match.group("last")
   templates = None if first is None else (int(first), int(first if last is None else last))
   return TaskName(match.group("entry"), templates, match.group("format") or "instructions")
-
-
-def parse_task_name(name: str) -> tuple[str, int | None]:
-  """'flan:rte:t3' -> ('rte', 3); 'rte' -> ('rte', None). Ranges and formats: see parse_task."""
-  parsed = parse_task(name)
-  if parsed.templates is None:
-    return parsed.entry, None
-  first, last = parsed.templates
-  if first != last:
-    raise UnknownEntryError(f"{name!r} names templates t{first}..t{last}; use parse_task")
-  return parsed.entry, first
 
 
 def resolve(name: str) -> tuple[catalog.DatasetSpec, tuple[catalog.Template, ...]]:
@@ -254,10 +242,3 @@ def get_task(name: str, vocabulary=None):
   seqio.TaskRegistry.add_provider(canonical, task)
   _BUILT_WITH[canonical] = built_with
   return task
-
-
-def suggest(name: str) -> str:
-  """Close task names for an error message."""
-  names = [task_name(s) for s in catalog.catalog().values()]
-  close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
-  return f"; did you mean {', '.join(close)}?" if close else ""

@@ -19,10 +19,6 @@ def _suites_file() -> dict:
   return yaml.safe_load((mixtures.MIXTURES_DIR / "suites.yaml").read_text())
 
 
-def suite_names() -> list[str]:
-  return sorted(_suites_file()["suites"])
-
-
 def suite_entries(name: str) -> list[str]:
   """The catalog entry names of a suite, in the file's order."""
   suites = _suites_file()["suites"]

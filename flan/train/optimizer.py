@@ -13,10 +13,6 @@ import optax
 from flan.train.adafactor import logical_adafactor
 
 
-def constant_schedule(learning_rate: float = 3e-5) -> optax.Schedule:
-  return optax.constant_schedule(learning_rate)
-
-
 def warmup_rsqrt_schedule(learning_rate: float = 1e-2, warmup_steps: int = 100) -> optax.Schedule:
   """T5-style: linear warm-up, then learning_rate * sqrt(warmup / step)."""
   def schedule(step):
@@ -34,10 +30,3 @@ def adafactor(learning_rate: float | optax.Schedule = 3e-5, axes=None, decay_rat
       learning_rate, axes, decay_rate=decay_rate, epsilon1=epsilon1, epsilon2=epsilon2,
       clipping_threshold=clipping_threshold, min_dim_size_to_factor=min_dim_size_to_factor,
       multiply_by_parameter_scale=multiply_by_parameter_scale)
-
-
-def optax_adafactor(learning_rate: float | optax.Schedule = 3e-5, axes=None,
-                    **kwargs) -> optax.GradientTransformation:
-  """optax's own Adafactor (factors the two largest dims; one clip factor per array)."""
-  del axes
-  return optax.adafactor(learning_rate=learning_rate, momentum=None, **kwargs)

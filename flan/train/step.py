@@ -14,7 +14,6 @@ the target EOS).
 
 from __future__ import annotations
 
-import functools
 import math
 from typing import Any, Callable
 
@@ -178,8 +177,3 @@ def make_train_step(graphdef, optimizer: optax.GradientTransformation, *, z_loss
   return jax.jit(train_step, donate_argnums=donate_argnums,
                  in_shardings=(state_shardings, batch_sharding),
                  out_shardings=(state_shardings, None))
-
-
-@functools.partial(jax.jit, static_argnums=(0,))
-def eval_logits(graphdef, params, batch):
-  return model_logits(graphdef, params, batch)
