@@ -166,9 +166,9 @@ def pipeline_throughput(batches: int, warmup: int, threads: int | None,
 def train_step_throughput(steps: int) -> dict:
   """Tokens per second the demo model's train step consumes on random 16 x 128 batches."""
   import jax
-  from flax import nnx
 
-  from flan.model import Decoder, ModelConfig
+  from flan import sharding
+  from flan.model import ModelConfig
   from flan.train import optimizer as opt
   from flan.train import step as step_lib
   config = ModelConfig(vocab_size=2048, num_layers=4, d_model=128, num_heads=4, num_kv_heads=4,
@@ -184,8 +184,9 @@ def train_step_throughput(steps: int) -> dict:
       "decoder_segment_ids": np.ones((batch, length), np.int32),
       "decoder_positions": np.array(positions),
   }
-  tx = opt.adafactor(1e-3)
-  graphdef, state = step_lib.init_state(Decoder(config, rngs=nnx.Rngs(0)), tx)
+  graphdef, tx, state, _ = step_lib.build_state(
+      config, lambda axes: opt.adafactor(1e-3, axes=axes), 0, sharding.make_mesh(),
+      sharding.DEFAULT_RULES)
   train_step = step_lib.make_train_step(graphdef, tx)
   features = jax.device_put(features)
   for _ in range(2):  # compile, then one more

@@ -84,7 +84,6 @@ import argparse
 import dataclasses
 import json
 import os
-import time
 
 from flan import runtime
 
@@ -92,11 +91,11 @@ runtime.keep_freed_memory()  # as `flan` does; before JAX or torch start threads
 
 import jax  # pylint: disable=wrong-import-position
 import numpy as np
-from flax import nnx
 
 import common  # benchmarks/common.py; this file is run as a script.
+from flan import sharding
 from flan.export import mapping
-from flan.model import Decoder, ModelConfig, presets
+from flan.model import ModelConfig, presets
 from flan.train import optimizer as opt
 from flan.train import step as step_lib
 
@@ -195,9 +194,9 @@ def bench_model(name: str, bench: Bench, steps: int, peak: dict) -> dict:
   """Builds the real train step for `bench`, times it, returns its JSON entry."""
   cfg, batch_size, seq_len = bench.config, bench.batch, bench.seq_len
   common.log(f"[{name}] building: {cfg.num_params():,} params, batch {batch_size} x {seq_len}")
-  model = Decoder(cfg, rngs=nnx.Rngs(0))
-  tx = opt.adafactor(1e-3, axes=step_lib.param_axes(model))  # factored by names, as the trainer
-  graphdef, state = step_lib.init_state(model, tx)
+  graphdef, tx, state, _ = step_lib.build_state(  # as the trainer: Adafactor factored by names
+      cfg, lambda axes: opt.adafactor(1e-3, axes=axes), 0, sharding.make_mesh(),
+      sharding.DEFAULT_RULES)
   train_step = step_lib.make_train_step(graphdef, tx, loss_capacity=bench.loss_capacity)
   batch = jax.device_put(packed_batch(batch_size, seq_len, cfg.vocab_size))
   run = lambda state: common.timed(lambda: train_step(state, batch))

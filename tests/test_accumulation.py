@@ -4,12 +4,12 @@ normalization mode (numerator and denominator summed, divided once)."""
 import jax
 import numpy as np
 import pytest
-from flax import nnx
 
-from flan.model import Decoder, presets
+from flan.model import presets
 from flan.train import loss as loss_lib
 from flan.train import optimizer as optimizer_lib
 from flan.train import step as step_lib
+from train_helpers import train_state
 
 ROWS, LENGTH = 8, 16
 
@@ -28,9 +28,7 @@ def batch():
 
 
 def one_step(microbatches, normalization):
-  module = Decoder(presets["tiny"], rngs=nnx.Rngs(0))
-  tx = optimizer_lib.adafactor(0.01, axes=step_lib.param_axes(module))
-  graphdef, state = step_lib.init_state(module, tx)
+  graphdef, tx, state = train_state(presets["tiny"], lambda axes: optimizer_lib.adafactor(0.01, axes=axes))
   train_step = step_lib.make_train_step(graphdef, tx, normalization=normalization,
                                         constant=100.0, microbatches=microbatches, donate=False)
   new_state, metrics = train_step(state, batch())
@@ -61,9 +59,7 @@ def test_loss_capacity_gives_the_full_update(capacity):
   """Logits only at loss positions: every row of batch() has at most 7 of 16 loss tokens, so
   0.5 (8 slots) takes the compact path and 0.25 (4 slots) falls back to the full projection;
   both equal the plain step."""
-  module = Decoder(presets["tiny"], rngs=nnx.Rngs(0))
-  tx = optimizer_lib.adafactor(0.01, axes=step_lib.param_axes(module))
-  graphdef, state = step_lib.init_state(module, tx)
+  graphdef, tx, state = train_state(presets["tiny"], lambda axes: optimizer_lib.adafactor(0.01, axes=axes))
   results = [step_lib.make_train_step(graphdef, tx, donate=False, z_loss=1e-3,
                                       loss_capacity=c)(state, batch()) for c in (None, capacity)]
   (want_state, want), (got_state, got) = jax.device_get(results)

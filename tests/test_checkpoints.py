@@ -15,12 +15,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from flax import nnx
 
-from flan.model import Decoder, presets
+from flan.model import presets
 from flan.checkpoint import manager
 from flan.data import pipeline
 from flan.train import optimizer as optimizer_lib, step as step_lib, trainer
+from train_helpers import train_state
 
 TINY = presets["tiny"]
 RUN = dict(model=TINY, batch_size=8, inputs_length=96, targets_length=32, learning_rate=3e-3,
@@ -51,9 +51,7 @@ def test_corrupt_latest_checkpoint_is_skipped(tmp_path, synthetic_data_dir, use_
 
 
 def _one_step(batch, skip):
-  module = Decoder(TINY, rngs=nnx.Rngs(0))
-  tx = optimizer_lib.adafactor(0.01, axes=step_lib.param_axes(module))
-  graphdef, state = step_lib.init_state(module, tx)
+  graphdef, tx, state = train_state(TINY, lambda axes: optimizer_lib.adafactor(0.01, axes=axes))
   before = [np.asarray(x) for x in jax.tree.leaves(state["params"])]
   train_step = step_lib.make_train_step(graphdef, tx, skip_nonfinite=skip, donate=False)
   new_state, metrics = train_step(state, batch)

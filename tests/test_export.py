@@ -20,10 +20,11 @@ from flax import nnx
 from flan import cli
 from flan.data import vocab as vocab_lib
 from flan.checkpoint import streaming
-from flan.model import Decoder, layout, presets
+from flan.model import Decoder, presets
 from flan.checkpoint import manager
 from flan.train import trainer
 from flan.train import step as step_lib
+import train_helpers
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
@@ -167,7 +168,7 @@ def test_scaled_tied_model_exports_untied_with_the_same_logits(flan_run, tmp_pat
 
 
 def to_scanned(model_dir: pathlib.Path, out: pathlib.Path) -> None:
-  """Copies a model directory into the scanned layout (flan/model/layout.py): its config says
+  """Copies a model directory into the scanned layout (tests/train_helpers.py): its config says
   scan_layers, its checkpoint holds blocks_scanned/<sub> stacked along a new leading axis."""
   shutil.copytree(model_dir, out, ignore=shutil.ignore_patterns("checkpoints"))
   saved = json.loads((model_dir / "model_config.json").read_text())
@@ -176,7 +177,7 @@ def to_scanned(model_dir: pathlib.Path, out: pathlib.Path) -> None:
   config, _, params, _ = trainer.load_model(model_dir)
   scanned = nnx.state(Decoder(dataclasses.replace(config, scan_layers=True), rngs=nnx.Rngs(0)),
                       nnx.Param)
-  scanned.replace_by_pure_dict(layout.to_scanned(jax.device_get(params.to_pure_dict())))
+  scanned.replace_by_pure_dict(train_helpers.to_scanned(jax.device_get(params.to_pure_dict())))
   ckpt = manager.Checkpointer(out, asynchronous=False)
   source = manager.Checkpointer(model_dir, asynchronous=False)
   step = source.latest_step()
@@ -222,7 +223,7 @@ def test_init_from_the_other_layout(flan_run, tmp_path, source_scanned):
   params = streaming.init_params(model_dir, target_config, None, target)
   got = params.to_pure_dict()
   want = trainer.load_model(model_dir)[2].to_pure_dict()
-  want = layout.to_unscanned(want) if source_scanned else layout.to_scanned(want)
+  want = train_helpers.to_unscanned(want) if source_scanned else train_helpers.to_scanned(want)
   assert jax.tree.structure(got) == jax.tree.structure(want)
   for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
     np.testing.assert_array_equal(a, b)

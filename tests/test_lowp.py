@@ -336,18 +336,16 @@ def test_bfloat16_train_step_matches_float32(scan_layers, tie_embeddings):
   fails a bfloat16 dot it has no kernel for at run time, so this also guards the layouts of the
   compiled step."""
   import optax
-  from flax import nnx
 
-  from flan.model import Decoder, ModelConfig
+  from flan.model import ModelConfig
   from flan.train import step as step_lib
+  from train_helpers import train_state
 
   def one_step(dtype):
     config = ModelConfig(vocab_size=256, num_layers=2, d_model=64, num_heads=4, num_kv_heads=2,
                          head_dim=16, d_ff=128, dtype=dtype, scan_layers=scan_layers,
                          remat="full" if scan_layers else "none", tie_embeddings=tie_embeddings)
-    module = Decoder(config, rngs=nnx.Rngs(0))
-    tx = optax.sgd(1.0)
-    graphdef, state = step_lib.init_state(module, tx)
+    graphdef, tx, state = train_state(config, lambda axes: optax.sgd(1.0))
     train_step = step_lib.make_train_step(graphdef, tx, loss_capacity=0.5, microbatches=2,
                                           donate=False)
     new_state, metrics = train_step(state, packed_batch())

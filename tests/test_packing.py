@@ -1,5 +1,7 @@
 """Packing and masks: exact arrays from the feature converter, and packed loss = unpacked loss."""
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 import seqio
@@ -57,6 +59,18 @@ def test_unpacked_arrays_are_exact():
   assert rows[0]["decoder_loss_weights"] == [0, 0, 0, 0, 1, 1, 1] + [0] * 8
 
 
+def per_example_loss(logits, targets, weights, segment_ids):
+  """Mean target-token loss of each packed segment, and its token count: two arrays [B, S]
+  (column s = segment id s; column 0 collects the padding)."""
+  losses, _, _ = loss_lib.token_losses(logits, targets)
+  weights = weights.astype(jnp.float32)
+  max_segments = int(segment_ids.max()) + 1
+  one_hot = jax.nn.one_hot(segment_ids, max_segments, dtype=jnp.float32)  # [B, L, S]
+  sums = jnp.einsum("bl,bls->bs", losses * weights, one_hot)
+  counts = jnp.einsum("bl,bls->bs", weights, one_hot)
+  return sums / jnp.maximum(counts, 1.0), counts
+
+
 def batch_of(rows):
   return {k: np.array([r[k] for r in rows], np.int32) for k in rows[0]}
 
@@ -71,7 +85,7 @@ def test_packed_loss_equals_unpacked_loss(seed):
   assert "decoder_segment_ids" not in unpacked  # derived by the model's feature reader
 
   packed_logits = step_lib.model_logits(graphdef, params, packed)
-  packed_losses, packed_counts = loss_lib.per_example_loss(
+  packed_losses, packed_counts = per_example_loss(
       packed_logits, packed["decoder_target_tokens"], packed["decoder_loss_weights"],
       packed["decoder_segment_ids"])
   # Packed order: row 0 holds examples 0 and 1 (segments 1, 2); row 1 holds example 2.
@@ -79,7 +93,7 @@ def test_packed_loss_equals_unpacked_loss(seed):
 
   unpacked_logits = step_lib.model_logits(graphdef, params, unpacked)
   segment_ids = (unpacked["decoder_target_tokens"] != 0).astype(np.int32)
-  unpacked_losses, _ = loss_lib.per_example_loss(
+  unpacked_losses, _ = per_example_loss(
       unpacked_logits, unpacked["decoder_target_tokens"], unpacked["decoder_loss_weights"],
       segment_ids)
   np.testing.assert_allclose(packed_per_example, unpacked_losses[:, 1], rtol=1e-5, atol=1e-5)

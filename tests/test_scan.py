@@ -10,10 +10,10 @@ import pytest
 from flax import nnx
 
 from flan.model import Decoder, presets
-from flan.model import layout
 from flan.model.config import REMAT_POLICIES
 from flan.train import optimizer as optimizer_lib
 from flan.train import step as step_lib
+from train_helpers import to_scanned, to_unscanned, train_state
 
 TINY = dataclasses.replace(presets["tiny"], num_layers=3)
 ROWS, LENGTH = 2, 12
@@ -41,7 +41,7 @@ def pair(**changes):
   """(unscanned model, scanned model with the same parameters stacked)."""
   plain = Decoder(TINY, rngs=nnx.Rngs(0))
   scanned = Decoder(dataclasses.replace(TINY, scan_layers=True, **changes), rngs=nnx.Rngs(1))
-  pure = layout.to_scanned(nnx.state(plain, nnx.Param).to_pure_dict())
+  pure = to_scanned(nnx.state(plain, nnx.Param).to_pure_dict())
   state = nnx.state(scanned, nnx.Param)
   state.replace_by_pure_dict(pure)
   nnx.update(scanned, state)
@@ -67,7 +67,7 @@ def test_scanned_parameters_are_stacked_with_a_layers_axis():
 
 def test_layout_round_trip():
   plain = nnx.state(Decoder(TINY, rngs=nnx.Rngs(0)), nnx.Param).to_pure_dict()
-  back = layout.to_unscanned(layout.to_scanned(plain))
+  back = to_unscanned(to_scanned(plain))
   for a, b in zip(jax.tree.leaves(plain), jax.tree.leaves(back)):
     np.testing.assert_array_equal(a, b)
 
@@ -78,7 +78,7 @@ def test_scanned_matches_unscanned(remat):
   np.testing.assert_allclose(scanned(*model_args()), plain(*model_args()), rtol=1e-5, atol=1e-5)
   plain_grads = nnx.state(nnx.grad(mean_square_logits)(plain), nnx.Param).to_pure_dict()
   scanned_grads = nnx.state(nnx.grad(mean_square_logits)(scanned), nnx.Param).to_pure_dict()
-  want = layout.to_scanned(plain_grads)
+  want = to_scanned(plain_grads)
   for a, b in zip(jax.tree.leaves(want), jax.tree.leaves(scanned_grads)):
     np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-7)
 
@@ -111,19 +111,23 @@ def test_remat_policy_changes_what_is_saved():
 def test_train_step_on_scanned_equals_unscanned():
   """One Adafactor step: per-layer clipping and parameter scale make the stacked update equal
   to the unscanned one, layer by layer."""
-  plain, scanned = pair()
-
-  def step(model):
-    tx = optimizer_lib.adafactor(0.01, axes=step_lib.param_axes(model))
-    graphdef, state = step_lib.init_state(model, tx)
+  def step(config, params=None):
+    """(parameters before, after, metrics) of one step from a state built as the trainer does."""
+    graphdef, tx, state = train_state(config, lambda axes: optimizer_lib.adafactor(0.01, axes=axes))
+    if params is not None:
+      state["params"].replace_by_pure_dict(params)
+    before = jax.device_get(state["params"].to_pure_dict())
     train_step = step_lib.make_train_step(graphdef, tx, donate=False)
     new_state, metrics = train_step(state, batch())
-    return jax.device_get(new_state["params"].to_pure_dict()), jax.device_get(metrics)
+    return before, jax.device_get(new_state["params"].to_pure_dict()), jax.device_get(metrics)
 
-  plain_params, plain_metrics = step(plain)
-  scanned_params, scanned_metrics = step(scanned)
+  plain_before, plain_params, plain_metrics = step(TINY)
+  scanned_before, scanned_params, scanned_metrics = step(
+      dataclasses.replace(TINY, scan_layers=True), to_scanned(plain_before))
+  for a, b in zip(jax.tree.leaves(to_scanned(plain_before)), jax.tree.leaves(scanned_before)):
+    np.testing.assert_array_equal(a, b)  # the same parameters, stacked
   np.testing.assert_allclose(scanned_metrics["loss"], plain_metrics["loss"], rtol=1e-6)
-  want = layout.to_scanned(plain_params)
+  want = to_scanned(plain_params)
   for a, b in zip(jax.tree.leaves(want), jax.tree.leaves(scanned_params)):
     np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
 

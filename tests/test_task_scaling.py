@@ -6,13 +6,13 @@ import math
 import jax
 import numpy as np
 import pytest
-from flax import nnx
 
 from flan.data import catalog
-from flan.model import Decoder, presets
+from flan.model import presets
 from flan.train import optimizer as optimizer_lib
 from flan.train import step as step_lib
 from flan.train import task_scaling, trainer
+from train_helpers import train_state
 
 
 def test_every_closed_classification_entry_knows_its_number_of_options():
@@ -45,9 +45,7 @@ def test_scale_multiplies_the_numerator_only():
            "decoder_segment_ids": np.ones((rows, length), np.int32),
            "decoder_positions": np.tile(np.arange(length, dtype=np.int32), (rows, 1))}
   scale = np.where(np.arange(rows)[:, None] < 2, 0.5, 2.0).repeat(length, 1).astype(np.float32)
-  module = Decoder(presets["tiny"], rngs=nnx.Rngs(0))
-  tx = optimizer_lib.adafactor(0.01, axes=step_lib.param_axes(module))
-  graphdef, state = step_lib.init_state(module, tx)
+  graphdef, tx, state = train_state(presets["tiny"], lambda axes: optimizer_lib.adafactor(0.01, axes=axes))
   train_step = step_lib.make_train_step(graphdef, tx, donate=False, normalization="sum")
   _, plain = train_step(state, batch)
   _, scaled = train_step(state, dict(batch, **{step_lib.LOSS_SCALE: scale}))

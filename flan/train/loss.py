@@ -121,18 +121,3 @@ def loss_positions(weights: jax.Array, capacity: int):
   counts = jnp.sum(carries, axis=1)
   valid = jnp.arange(capacity)[None, :] < counts[:, None]
   return index, valid, jnp.all(counts <= capacity)
-
-
-def per_example_loss(logits, targets, weights, segment_ids):
-  """Mean target-token loss of each packed segment: {segment id: loss} as arrays [B, S].
-
-  Used by tests to check that packing changes nothing: the loss of an example is the same
-  whether it sits alone in a row or packed with others.
-  """
-  losses, _, _ = token_losses(logits, targets)
-  weights = weights.astype(jnp.float32)
-  max_segments = int(segment_ids.max()) + 1
-  one_hot = jax.nn.one_hot(segment_ids, max_segments, dtype=jnp.float32)  # [B, L, S]
-  sums = jnp.einsum("bl,bls->bs", losses * weights, one_hot)
-  counts = jnp.einsum("bl,bls->bs", weights, one_hot)
-  return sums / jnp.maximum(counts, 1.0), counts

@@ -29,13 +29,6 @@ State = dict[str, Any]
 LOSS_SCALE = "decoder_loss_scale"  # optional float32 [B, L] batch feature: per-token loss factor
 
 
-def init_state(model: nnx.Module, optimizer: optax.GradientTransformation) -> tuple[Any, State]:
-  """Splits a model into its graphdef and a train state holding params and optimizer state."""
-  graphdef, params = nnx.split(model, nnx.Param)
-  return graphdef, {"step": jnp.zeros((), jnp.int32), "params": params,
-                    "opt_state": optimizer.init(params)}
-
-
 def plan_state(config, optimizer_fn, seed: int, mesh, rules):
   """(graphdef, optimizer, make_state, abstract state, shardings), allocating nothing.
 
@@ -68,11 +61,6 @@ def build_state(config, optimizer_fn, seed: int, mesh, rules):
   graphdef, optimizer, make_state, _, shardings = plan_state(config, optimizer_fn, seed, mesh,
                                                               rules)
   return graphdef, optimizer, sharding.init_sharded(make_state, shardings), shardings
-
-
-def param_axes(model: nnx.Module):
-  """The logical axis names of every parameter: a pytree of PartitionSpecs like the params."""
-  return nnx.get_partition_spec(nnx.state(model, nnx.Param))
 
 
 def model_logits(graphdef, params, batch) -> jax.Array:

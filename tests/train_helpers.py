@@ -1,21 +1,37 @@
-"""The two parameter layouts of a Decoder, converted into each other (plain nested dicts).
+"""Train state for tests, built the way the trainer builds it, and the two parameter layouts.
+
+    graphdef, tx, state = train_state(presets["tiny"], lambda axes: adafactor(0.01, axes=axes))
+    state == {"step": int32 [], "params": nnx.State, "opt_state": ...}   (step.build_state, seed 0)
+
+The layouts of a Decoder's parameters (plain nested dicts, `nnx.State.to_pure_dict()` trees):
 
     unscanned  {"blocks": {0: {"attention": {"query": [D, H, Dh], ...}}, 1: {...}}, ...}
     scanned    {"blocks_scanned": {"attention": {"query": [num_layers, D, H, Dh], ...}}, ...}
 
 Block i of the unscanned layout is index i of every stacked array; everything outside the blocks
-(embed, final_norm, unembed) is the same in both. Works on `nnx.State.to_pure_dict()` trees:
-
-    pure = to_scanned(nnx.state(unscanned_model, nnx.Param).to_pure_dict())
-    nnx.state(scanned_model, nnx.Param).replace_by_pure_dict(pure)
+(embed, final_norm, unembed) is the same in both.
 """
+
+from __future__ import annotations
 
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 
+from flan import sharding
+from flan.train import step as step_lib
+
 BLOCKS, SCANNED = "blocks", "blocks_scanned"
+
+
+def train_state(config, optimizer_fn, seed: int = 0):
+  """(graphdef, optimizer, state) from step.build_state on the default mesh of this process.
+
+  `optimizer_fn(axes)` gets the parameters' logical axes, as gin's optimizer binding does."""
+  graphdef, tx, state, _ = step_lib.build_state(config, optimizer_fn, seed, sharding.make_mesh(),
+                                                sharding.DEFAULT_RULES)
+  return graphdef, tx, state
 
 
 def to_scanned(params: dict[str, Any]) -> dict[str, Any]:
