@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from flan.data import adapters, catalog, render
-from flan.data.adapters import reading_comprehension_more as rc_more
+from flan.data.adapters import reading_comprehension as rc
 
 ENTRIES = ("drop", "multirc", "openbookqa", "squad_v2", "cosmos_qa", "record", "arc_challenge",
            "natural_questions", "trivia_qa")
@@ -351,9 +351,9 @@ def test_openbookqa_adapter_drops_out_of_range_keys():
 def test_squad_v2_unanswerable_gets_the_fixed_answer():
   record = _adapt("squad_v2", SQUAD_V2_RAW)
   assert record == {"title": "Super Bowl 50", "context": "The Denver Broncos won Super Bowl 50.",
-                    "question": "Who lost Super Bowl 50?", "answer": rc_more.UNANSWERABLE,
-                    "answers": [rc_more.UNANSWERABLE]}
-  assert rc_more.UNANSWERABLE == "unanswerable"
+                    "question": "Who lost Super Bowl 50?", "answer": rc.UNANSWERABLE,
+                    "answers": [rc.UNANSWERABLE]}
+  assert rc.UNANSWERABLE == "unanswerable"
 
 
 def test_squad_v2_answerable_keeps_every_answer():
@@ -434,8 +434,8 @@ def test_record_adapter_drops_queries_without_a_usable_gold_entity(answers):
     ("Text.\n@highlight\n\n@highlight\nOnly \"this\"", "Text.\n\nOnly \"this\""),
 ])
 def test_record_passage_turns_highlights_into_sentences(passage, expected):
-  assert rc_more.record_passage(passage) == expected
-  assert "@highlight" not in rc_more.record_passage(passage)
+  assert rc.record_passage(passage) == expected
+  assert "@highlight" not in rc.record_passage(passage)
 
 
 # ---- ARC-Challenge (the shared `arc` adapter). ---------------------------------------------------

@@ -1,4 +1,4 @@
-"""Function adapters of the closed-book QA entries."""
+"""Function adapters of the closed-book QA entries: ARC (both sets) and TriviaQA."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from flan.data.adapters.core import Record, classification, register, text, texts
+from flan.data.adapters.core import (Record, classification, generation, register, text, texts,
+                                     unique)
 
 ARC_NUM_CHOICES = 4
 
@@ -37,3 +38,12 @@ def arc(raw: dict[str, Any], config: dict[str, Any]) -> Record | None:
   if answer_key not in keys:
     return None
   return classification({"question": text(raw["question"])}, choices, keys.index(answer_key))
+
+
+@register("trivia_qa")
+def trivia_qa(raw: dict[str, Any], config: dict[str, Any]) -> Record | None:
+  """TriviaQA, closed-book: target the answer's value; any normalized alias is also correct."""
+  del config
+  answer = raw["answer"]
+  answers = unique([text(answer["value"])] + texts(answer["normalized_aliases"]))
+  return generation({"question": text(raw["question"])}, answers)

@@ -59,6 +59,11 @@ def texts(values: Any) -> list[str]:
   return [text(v) for v in np.asarray(values).reshape(-1)]
 
 
+def unique(values: list[str]) -> list[str]:
+  """Non-empty values in first-seen order, without duplicates: ['a', '', 'b', 'a'] -> ['a', 'b']."""
+  return [v for v in dict.fromkeys(values) if v]
+
+
 def lookup(raw: dict[str, Any], path: str) -> Any:
   """`raw["answers"]["text"]` for path 'answers/text'."""
   value = raw
@@ -99,8 +104,8 @@ def adapt(spec, raw: dict[str, Any]) -> Record | None:
     if name not in _FUNCTIONS:
       _import_function_modules()
     if name not in _FUNCTIONS:
-      raise KeyError(f"{spec.path}: adapter function {name!r} is not registered in flan/data/adapters.py;"
-                     f" known: {sorted(_FUNCTIONS)}")
+      raise KeyError(f"{spec.path}: adapter function {name!r} is not registered in "
+                     f"flan/data/adapters/; known: {sorted(_FUNCTIONS)}")
     return _FUNCTIONS[name](raw, config)
   return declarative(raw, config)
 

@@ -2,7 +2,7 @@
 
 The plain document -> summary builders (cnn_dailymail, multi_news, newsroom, xsum, ag_news) use
 declarative adapters in their YAML; the ones here clean text or drop examples as the FLAN recipe
-says (see /work/shared/reference/datasets.md and the public FLAN task definitions).
+says (see the public FLAN task definitions).
 """
 
 from __future__ import annotations
