@@ -77,6 +77,20 @@ def test_presets_sizes():
   assert 45_000_000 <= presets["small"].num_params() <= 55_000_000
 
 
+@pytest.mark.parametrize("name", sorted(presets))
+def test_preset_equals_its_gin_file(name):
+  """configs/models/<name>.gin builds exactly presets[name] (the CLI's model is the tests')."""
+  import gin
+
+  from flan.cli import gin_config
+  from flan.model import config
+  gin_config.parse([f"models/{name}.gin"], [])
+  try:
+    assert gin.get_configurable(config.ModelConfig)() == presets[name]
+  finally:
+    gin.clear_config()
+
+
 def test_config_validation():
   with pytest.raises(ValueError):
     dataclasses.replace(TINY, num_heads=4, num_kv_heads=3)
