@@ -6,7 +6,10 @@ logits at the last slot give the first new token. Each further step feeds one to
 slot P + t and position len(prompt) + t, attending over the cache instead of re-reading the
 prefix. The loop is a `lax.while_loop` that ends when every row has emitted EOS.
 
-    greedy_decode(graphdef, params, vocab, ["What is 3 + 4?"], max_new_tokens=8) == ["7"]
+    decode_texts(graphdef, params, vocab, ["What is 3 + 4?"], max_new_tokens=8) == ["7"]
+
+beam_size 1 (the default) runs the greedy loop (`_greedy`: argmax per step); beam_size W > 1 runs
+beam search over W hypotheses per row (flan/eval/beam.py).
 
 Outputs are the tokens before the first EOS (padding 0s dropped), decoded to text.
 """
@@ -112,9 +115,9 @@ def decode_tokens(graphdef, params, prompts: list[list[int]], *, max_new_tokens:
   return outputs
 
 
-def greedy_decode(graphdef, params, vocab, texts: list[str], *, max_new_tokens: int = 32,
-                  max_input_length: int = 1024, beam_size: int = 1, **kwargs) -> list[str]:
-  """Continuations of the input texts (greedy, or beam search with beam_size > 1), as text."""
+def decode_texts(graphdef, params, vocab, texts: list[str], *, max_new_tokens: int = 32,
+                 max_input_length: int = 1024, beam_size: int = 1, **kwargs) -> list[str]:
+  """Continuations of the input texts, as text: greedy with beam_size 1, else beam search."""
   prompts = [[0] + prompt_ids(vocab, t, max_input_length) for t in texts]
   kwargs.setdefault("eos_id", eos_id(vocab))
   outputs = decode_tokens(graphdef, params, prompts, max_new_tokens=max_new_tokens,

@@ -60,9 +60,9 @@ def predict(graphdef, params, vocab, spec, examples, *, beam_size: int = 1) -> l
     return []
   if spec.type == "classification":
     return scoring.rank_classify(graphdef, params, vocab, examples)
-  return decoding.greedy_decode(graphdef, params, vocab, [ex.inputs for ex in examples],
-                                max_new_tokens=decode_budget(vocab, examples),
-                                beam_size=beam_size)
+  return decoding.decode_texts(graphdef, params, vocab, [ex.inputs for ex in examples],
+                               max_new_tokens=decode_budget(vocab, examples),
+                               beam_size=beam_size)
 
 
 def render_examples(spec, template, records, *, pool=(), shots: int = 0, seed: int = 0,
