@@ -26,8 +26,8 @@ buffers, packing pools) into `state_dir`, named by the batch count; `TrainData(.
 start_batch=n, state_dir=...)` restores it, so the resumed stream equals the uninterrupted one
 without replaying it. Without a state (none saved, or one written by another configuration)
 it replays the first n batches instead: the same stream, slower. A state holds the buffered
-examples (~17 MB, 2 s to write for mix:synthetic on a busy 2-core machine); tf.data's symbolic
-checkpoints would be smaller but stop its prefetching (15x slower here), so they are not used.
+examples; tf.data's symbolic checkpoints would be smaller but stop its prefetching, so they are
+not used (sizes and timings: benchmarks/README.md).
 """
 
 from __future__ import annotations

@@ -45,7 +45,7 @@ def dense(x: jax.Array, kernel: jax.Array, contract: int = 1, transpose_kernel: 
   Flattening keeps every matmul of the forward and backward pass a plain [M, K] x [K, N]: the
   weight gradient is x2.T @ dy2 on row-major operands. Written as 3-D einsums ("bld,df->blf"),
   XLA's CPU backend materializes a transposed copy of every [B*L, F] activation gradient
-  instead (a SwiGLU MLP's forward and backward ran 1.4x slower at the small preset's shapes).
+  instead, which slows the MLP's forward and backward (figures: benchmarks/README.md).
   """
   if transpose_kernel:
     out_shape, in_shape = kernel.shape[:kernel.ndim - contract], kernel.shape[kernel.ndim - contract:]

@@ -1,7 +1,7 @@
 """bfloat16 matmuls whose forward and backward passes are all row-major dots accumulated in float32.
 
 XLA's CPU backend runs a bfloat16 x bfloat16 -> float32 dot through YNNPACK at about twice the
-float32 rate (AVX512-BF16: 410 vs 205 GFLOP/s on a 2-core EPYC), but only when the left operand
+float32 rate on CPUs with AVX512-BF16 (figures: benchmarks/README.md), but only when the left operand
 contracts its minor dimension and both operands are laid out row-major. Any other dot has its
 operands upcast to float32 first and runs at the float32 rate or below. Autodiff breaks the rule
 twice: a transposed operand (`x.T`) is laid out column-major (a free relabelling), and the weight
