@@ -48,7 +48,7 @@ from typing import Sequence
 import numpy as np
 
 # The target text of SQuAD v2's unanswerable questions (its adapter's).
-from flan.data.adapters.reading_comprehension_more import UNANSWERABLE
+from flan.data.adapters.reading_comprehension import UNANSWERABLE
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
 _PUNCTUATION = set(string.punctuation)
