@@ -168,7 +168,7 @@ def run(gin_files, bindings, mesh_shape, accelerator, full_compile=False) -> int
   devices = math.prod(mesh_shape)
   env = dict(os.environ, JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="3",
              XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
-  code = ("import sys, json; from flan import plan; a = json.loads(sys.argv[1]); "
+  code = ("import sys, json; from flan.cli import plan; a = json.loads(sys.argv[1]); "
           "print(plan.main(a['g'], a['b'], tuple(a['m']), a['a'], a['f']))")
   import json
   args = json.dumps({"g": gin_files, "b": bindings, "m": list(mesh_shape), "a": accelerator,
