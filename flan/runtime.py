@@ -24,9 +24,8 @@ buffers anew.
 
 XLA's CPU backend (and PyTorch's) allocates every step's temporaries and outputs with malloc.
 glibc serves blocks over 32 MB with a fresh mmap and unmaps them on free, so each step touches
-hundreds of MB of new pages, and the kernel zeroes every page on its first touch: a float32
-[32, 512, 512] elementwise op took 10.8 ms instead of 2.0 ms on a 2-core EPYC, and the small
-preset's bfloat16 train step 2.31 s instead of 1.84 s.
+hundreds of MB of new pages, and the kernel zeroes every page on its first touch, which slows
+elementwise ops several-fold and whole train steps measurably (figures: benchmarks/README.md).
 
 `keep_freed_memory()` tells glibc to serve large blocks from its heap (M_MMAP_MAX = 0), to keep
 freed memory instead of trimming it (M_TRIM_THRESHOLD), and to use one arena (M_ARENA_MAX = 1;
@@ -35,8 +34,8 @@ the gain is lost), so that the next step reuses pages that are already mapped. T
 keeps its peak resident memory for its lifetime, which a training process does anyway.
 
 The price is malloc contention between threads: TensorFlow's multi-threaded input pipeline
-loses about 40% of its throughput (benchmarks/pipeline.py: 340k -> 190k positions/s on 2
-cores, still 12x what the demo's train step consumes). So it is for CPU training only:
+loses a large share of its throughput (benchmarks/pipeline.py; figures in benchmarks/README.md),
+though it still outpaces the demo's train step. So it is for CPU training only:
 `keep_freed_memory()` does nothing on a host with an accelerator (JAX_PLATFORMS naming another
 platform, TPU or NVIDIA device files), with FLAN_KEEP_FREED_MEMORY=0, or elsewhere than glibc.
 Call it at startup, before JAX or TensorFlow start their threads; `setup` does.
