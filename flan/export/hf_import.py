@@ -83,7 +83,7 @@ def read_source(source: pathlib.Path, param_dtype: str):
   unexpected = [n for n in weights.names()
                 if n not in known and not n.endswith(IGNORED_SUFFIXES)]
   if unexpected:
-    raise ConversionError(f"{source}: unexpected tensors for a Llama model: "
+    raise ConversionError(f"{source}: unexpected tensors for a {config.family} model: "
                           f"{', '.join(sorted(unexpected)[:5])}")
   return config, hf, weights, spm_path, spm
 

@@ -14,6 +14,16 @@ blocks/i/mlp/wo          [F, D]          ...mlp.down_proj.weight       [D, F]   
 final_norm/scale         [D]             model.norm.weight                       as is
 unembed                  [D, V]          lm_head.weight                [V, D]    W.T
 
+Family switches add (ModelConfig; flan/export/families.py has the configs):
+blocks/i/attention/query_bias [H, Dh]    ...self_attn.q_proj.bias      [H*Dh]    reshape   (qkv_bias)
+blocks/i/attention/key_bias, value_bias  ...self_attn.k_proj.bias, v_proj.bias     reshape
+blocks/i/attention/query_norm/scale [Dh] ...self_attn.q_norm.weight              as is     (qk_norm)
+blocks/i/attention/key_norm/scale   [Dh] ...self_attn.k_norm.weight              as is
+and with post_norms (Gemma 2/3) the four norms of a block are named as Gemma names them:
+attention_norm -> input_layernorm, post_attention_norm -> post_attention_layernorm,
+mlp_norm -> pre_feedforward_layernorm, post_mlp_norm -> post_feedforward_layernorm.
+(1 + w) norms (norm_plus_one) store w in both, so their scales copy as is too.
+
 Head h of q_proj is rows h*Dh..(h+1)*Dh, and query head h reads key/value head h // (H/K) in both
 (HF's repeat_kv; flan's "h = kv_head * groups + g"). Every conversion here returns a *view*
 (transposes and splits of one axis), so nothing is copied until the writer casts block by block.
@@ -31,15 +41,14 @@ import dataclasses
 
 import numpy as np
 
-from flan.export import ConversionError
 from flan.model import ModelConfig
 
 ATTENTION = {"query": "q_proj", "key": "k_proj", "value": "v_proj", "out": "o_proj"}
 MLP = {"wi_0": "gate_proj", "wi_1": "up_proj", "wo": "down_proj"}
 NORMS = {"attention_norm": "input_layernorm", "mlp_norm": "post_attention_layernorm"}
-# transformers' hidden_act -> flan's mlp_activation (jax.nn.gelu is the tanh approximation).
-HF_ACTIVATIONS = {"silu": "silu", "gelu_pytorch_tanh": "gelu", "gelu_new": "gelu"}
-FLAN_ACTIVATIONS = {"silu": "silu", "gelu": "gelu_pytorch_tanh"}
+POST_NORMS = {"attention_norm": "input_layernorm", "post_attention_norm": "post_attention_layernorm",
+              "mlp_norm": "pre_feedforward_layernorm",
+              "post_mlp_norm": "post_feedforward_layernorm"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,7 +56,7 @@ class Tensor:
   """One parameter: its flan path, its Llama name, and how the layouts relate.
 
   kind: "same" (identical layout), "transpose" (2-D, W.T), "query", "kv", "out" (attention
-  kernels, see the module docstring). layer: the block index, or None outside the blocks;
+  kernels, see the module docstring), "flat" (a [N, Dh] bias as [N*Dh]). layer: the block index, or None outside the blocks;
   sub: the path inside a block ("attention/query"), used to find it in a scanned checkpoint.
   """
   flan: str
@@ -61,13 +70,24 @@ def tensors(config: ModelConfig, lm_head: bool | None = None) -> list[Tensor]:
   """Every tensor of a model, in Llama checkpoint order. `lm_head` defaults to "not tied"."""
   lm_head = (not config.tie_embeddings) if lm_head is None else lm_head
   out = [Tensor("embed/embedding", "model.embed_tokens.weight", "same")]
+  norms = POST_NORMS if config.post_norms else NORMS
   for i in range(config.num_layers):
     prefix = f"model.layers.{i}."
-    entries = [("attention_norm/scale", f"{prefix}{NORMS['attention_norm']}.weight", "same")]
+    entries = [("attention_norm/scale", f"{prefix}{norms['attention_norm']}.weight", "same")]
     entries += [(f"attention/{k}", f"{prefix}self_attn.{v}.weight",
                  {"query": "query", "key": "kv", "value": "kv", "out": "out"}[k])
                 for k, v in ATTENTION.items()]
-    entries += [("mlp_norm/scale", f"{prefix}{NORMS['mlp_norm']}.weight", "same")]
+    if config.qkv_bias:
+      entries += [(f"attention/{k}_bias", f"{prefix}self_attn.{ATTENTION[k]}.bias", "flat")
+                  for k in ("query", "key", "value")]
+    if config.qk_norm:
+      entries += [(f"attention/{k}_norm/scale", f"{prefix}self_attn.{k[0]}_norm.weight", "same")
+                  for k in ("query", "key")]
+    if config.post_norms:
+      entries += [("post_attention_norm/scale", f"{prefix}{norms['post_attention_norm']}.weight",
+                   "same"),
+                  ("post_mlp_norm/scale", f"{prefix}{norms['post_mlp_norm']}.weight", "same")]
+    entries += [("mlp_norm/scale", f"{prefix}{norms['mlp_norm']}.weight", "same")]
     entries += [(f"mlp/{k}", f"{prefix}mlp.{v}.weight", "transpose") for k, v in MLP.items()]
     out += [Tensor(f"blocks/{i}/{sub}", hf, kind, i, sub) for sub, hf, kind in entries]
   out.append(Tensor("final_norm/scale", "model.norm.weight", "same"))
@@ -81,9 +101,12 @@ def flan_shape(tensor: Tensor, config: ModelConfig) -> tuple[int, ...]:
   d, h, k, dh, f, v = (config.d_model, config.num_heads, config.num_kv_heads, config.head_dim,
                        config.d_ff, config.vocab_size)
   if tensor.sub is not None:
+    if tensor.sub in ("attention/query_norm/scale", "attention/key_norm/scale"):
+      return (dh,)
     name = tensor.sub.split("/")[-1]
     return {"scale": (d,), "query": (d, h, dh), "key": (d, k, dh), "value": (d, k, dh),
-            "out": (h, dh, d), "wi_0": (d, f), "wi_1": (d, f), "wo": (f, d)}[name]
+            "out": (h, dh, d), "wi_0": (d, f), "wi_1": (d, f), "wo": (f, d),
+            "query_bias": (h, dh), "key_bias": (k, dh), "value_bias": (k, dh)}[name]
   return {"embed/embedding": (v, d), "final_norm/scale": (d,), "unembed": (d, v)}[tensor.flan]
 
 
@@ -92,6 +115,8 @@ def hf_shape(tensor: Tensor, config: ModelConfig) -> tuple[int, ...]:
   shape = flan_shape(tensor, config)
   if tensor.kind == "same":
     return shape
+  if tensor.kind == "flat":
+    return (shape[0] * shape[1],)
   if tensor.kind in ("query", "kv"):
     return (shape[1] * shape[2], shape[0])
   if tensor.kind == "out":
@@ -103,6 +128,8 @@ def to_hf(tensor: Tensor, array: np.ndarray) -> np.ndarray:
   """A flan-layout array as a view in the Llama layout."""
   if tensor.kind == "same":
     return array
+  if tensor.kind == "flat":                # [N, Dh] -> [N*Dh]
+    return array.reshape(-1)
   if tensor.kind in ("query", "kv"):       # [D, N, Dh] -> [N*Dh, D]
     return array.reshape(array.shape[0], -1).T
   if tensor.kind == "out":                 # [H, Dh, D] -> [D, H*Dh]
@@ -113,92 +140,14 @@ def to_hf(tensor: Tensor, array: np.ndarray) -> np.ndarray:
 def from_hf(tensor: Tensor, array: np.ndarray, config: ModelConfig) -> np.ndarray:
   """A Llama-layout array as a view in flan's layout."""
   shape = flan_shape(tensor, config)
-  if tensor.kind == "same":
+  if tensor.kind in ("same", "flat"):
     return array.reshape(shape)
   if tensor.kind in ("query", "kv", "out"):
     return array.T.reshape(shape)
   return array.T
 
 
-# --- configs ---------------------------------------------------------------------------------
+# --- configs: per family, in families.py ----------------------------------------------------
 
-def _rope_theta(hf: dict) -> float:
-  """rope_theta from a transformers 4.x (`rope_theta`, `rope_scaling`) or 5.x
-  (`rope_parameters`) config; scaled RoPE variants are refused."""
-  parameters = hf.get("rope_parameters") or {}
-  scaling = hf.get("rope_scaling") or {}
-  rope_type = parameters.get("rope_type") or scaling.get("rope_type") or scaling.get("type")
-  if rope_type not in (None, "default"):
-    raise ConversionError(f"RoPE type {rope_type!r} is not supported: flan implements the "
-                          f"default (unscaled) rotary embedding")
-  return float(parameters.get("rope_theta", hf.get("rope_theta", 10000.0)))
-
-
-def model_config_from_hf(hf: dict, param_dtype: str = "float32",
-                         dtype: str = "float32") -> ModelConfig:
-  """The flan ModelConfig of a Hugging Face Llama config.json."""
-  if hf.get("model_type") != "llama":
-    raise ConversionError(f"model_type {hf.get('model_type')!r} is not supported; flan imports "
-                          f"Llama-style checkpoints (model_type 'llama')")
-  for key in ("attention_bias", "mlp_bias"):
-    if hf.get(key, False):
-      raise ConversionError(f"config.json has {key}=true; flan's decoder has no biases")
-  activation = HF_ACTIVATIONS.get(hf.get("hidden_act", "silu"))
-  if activation is None:
-    raise ConversionError(f"hidden_act {hf['hidden_act']!r} is not supported (flan: "
-                          f"{', '.join(sorted(HF_ACTIVATIONS))})")
-  extra = {}
-  if activation != "silu":
-    if "mlp_activation" not in {f.name for f in dataclasses.fields(ModelConfig)}:
-      raise ConversionError(f"hidden_act {hf['hidden_act']!r}: this flan has SiLU only")
-    extra["mlp_activation"] = activation
-  try:
-    heads = int(hf["num_attention_heads"])
-    head_dim = hf.get("head_dim") or hf["hidden_size"] // heads
-    return ModelConfig(
-        vocab_size=int(hf["vocab_size"]), num_layers=int(hf["num_hidden_layers"]),
-        d_model=int(hf["hidden_size"]), num_heads=heads,
-        num_kv_heads=int(hf.get("num_key_value_heads") or heads), head_dim=int(head_dim),
-        d_ff=int(hf["intermediate_size"]), dtype=dtype, param_dtype=param_dtype,
-        rope_theta=_rope_theta(hf), tie_embeddings=bool(hf.get("tie_word_embeddings", False)),
-        scale_tied_logits=False, norm_eps=float(hf.get("rms_norm_eps", 1e-6)), **extra)
-  except KeyError as e:
-    raise ConversionError(f"config.json lacks {e.args[0]!r}") from None
-  except ValueError as e:
-    raise ConversionError(f"config.json: {e}") from None
-
-
-def exports_lm_head(config: ModelConfig) -> bool:
-  """Whether the export has its own lm_head: untied models, and tied ones whose logits are
-  scaled by 1/sqrt(D) (Llama has no such scale; it is folded into a separate lm_head)."""
-  return not config.tie_embeddings or config.scale_tied_logits
-
-
-def hf_config(config: ModelConfig, *, dtype: str, bos_id: int, eos_id: int, pad_id: int,
-              max_position_embeddings: int = 2048) -> dict:
-  """config.json for transformers' LlamaForCausalLM (read by 4.x and 5.x)."""
-  return {
-      "architectures": ["LlamaForCausalLM"],
-      "model_type": "llama",
-      "vocab_size": config.vocab_size,
-      "hidden_size": config.d_model,
-      "intermediate_size": config.d_ff,
-      "num_hidden_layers": config.num_layers,
-      "num_attention_heads": config.num_heads,
-      "num_key_value_heads": config.num_kv_heads,
-      "head_dim": config.head_dim,
-      "hidden_act": FLAN_ACTIVATIONS[getattr(config, "mlp_activation", "silu")],
-      "max_position_embeddings": max_position_embeddings,
-      "rms_norm_eps": config.norm_eps,
-      "rope_theta": config.rope_theta,
-      "rope_parameters": {"rope_type": "default", "rope_theta": config.rope_theta},
-      "attention_bias": False,
-      "attention_dropout": 0.0,
-      "mlp_bias": False,
-      "tie_word_embeddings": not exports_lm_head(config),
-      "bos_token_id": bos_id,
-      "eos_token_id": eos_id,
-      "pad_token_id": pad_id,
-      "torch_dtype": dtype,
-      "use_cache": True,
-  }
+from flan.export.families import (  # noqa: E402,F401  (re-exported)
+    FLAN_ACTIVATIONS, HF_ACTIVATIONS, exports_lm_head, hf_config, model_config_from_hf)

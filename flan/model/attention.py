@@ -28,9 +28,10 @@ import jax.numpy as jnp
 from flax import nnx
 
 from flan.model import attention_core
+from flan.model.attention_softcap import attend_softcapped
 from flan.model.config import ModelConfig
-from flan.model.layers import compute_weight, dense, logical_param
-from flan.model.rope import apply_rope
+from flan.model.layers import RMSNorm, compute_weight, dense, logical_param
+from flan.model.rope import Scaling, apply_rope
 from flan.sharding import KEYS, QUERIES, RESIDUAL, constrain
 
 NEG_INF = -1e9  # float32 bias for masked scores; finite so fully masked rows don't give NaN.
@@ -79,6 +80,25 @@ def extend_mask(cache_valid: jax.Array, segment_ids: jax.Array, index: jax.Array
   return prefix | (in_block & causal & same)
 
 
+def window_mask(query_positions: jax.Array, key_positions: jax.Array, window: int) -> jax.Array:
+  """bool [B, Lq, Lk]: key position > query position - window (a sliding-window layer's limit,
+  combined with `attention_mask` or `extend_mask` by `&`). For positions [[0, 1, 2, 3]] and
+  window 2, query 3 sees keys 2 and 3 only."""
+  return key_positions[:, None, :] > query_positions[:, :, None] - window
+
+
+def rope_of(config: ModelConfig, sliding: bool) -> tuple[float, Scaling | None]:
+  """(theta, scaling) of a layer: a sliding-window layer of a config with rope_local_theta
+  uses that base, unscaled (Gemma 3); every other layer rope_theta and rope_scaling."""
+  if sliding and config.rope_local_theta:
+    return config.rope_local_theta, None
+  if config.rope_scaling == "none":
+    return config.rope_theta, None
+  return config.rope_theta, Scaling(config.rope_scaling, config.rope_scaling_factor,
+                                    config.rope_low_freq_factor, config.rope_high_freq_factor,
+                                    config.rope_original_max_positions)
+
+
 class Attention(nnx.Module):
   """Multi-head attention with H query heads sharing K key/value heads (G = H / K per group).
 
@@ -87,9 +107,14 @@ class Attention(nnx.Module):
     key    [D, K, Dh]  ("embed", "kv_heads", "kv")
     value  [D, K, Dh]  ("embed", "kv_heads", "kv")
     out    [H, Dh, D]  ("heads", "kv", "embed")
+  and, by the family switches (ModelConfig):
+    query_bias [H, Dh], key_bias / value_bias [K, Dh]   qkv_bias, zeros
+    query_norm/scale, key_norm/scale [Dh] ("kv",)       qk_norm: RMSNorm per head before RoPE
+
+  `sliding` (static): this layer attends within config.sliding_window (`window_mask`).
   """
 
-  def __init__(self, config: ModelConfig, *, rngs: nnx.Rngs):
+  def __init__(self, config: ModelConfig, *, rngs: nnx.Rngs, sliding: bool = False):
     d, h, k, dh = config.d_model, config.num_heads, config.num_kv_heads, config.head_dim
     param_dtype = jnp.dtype(config.param_dtype)
     self.config = config
@@ -101,6 +126,18 @@ class Attention(nnx.Module):
                                param_dtype)
     self.out = logical_param(rngs, (h * dh) ** -0.5, (h, dh, d), ("heads", "kv", "embed"),
                              param_dtype)
+    self.sliding = sliding
+    if config.qkv_bias:
+      zeros = lambda n, name: nnx.Param(jnp.zeros((n, dh), param_dtype),
+                                        out_sharding=(name, "kv"), eager_sharding=False)
+      self.query_bias = zeros(h, "heads")
+      self.key_bias = zeros(k, "kv_heads")
+      self.value_bias = zeros(k, "kv_heads")
+    if config.qk_norm:
+      norm = lambda: RMSNorm(dh, config.norm_eps, self.dtype, param_dtype,
+                             plus_one=config.norm_plus_one, names=("kv",))
+      self.query_norm = norm()
+      self.key_norm = norm()
 
   def __call__(self, x: jax.Array, mask: jax.Array, positions: jax.Array) -> jax.Array:
     """Attends within segments.
@@ -144,9 +181,14 @@ class Attention(nnx.Module):
     q = dense(x, w(self.query))                                  # [B, L, H, Dh]
     k = dense(x, w(self.key))                                    # [B, L, K, Dh]
     v = dense(x, w(self.value))                                  # [B, L, K, Dh]
-    q = apply_rope(q, positions, cfg.rope_theta)
-    k = apply_rope(k, positions, cfg.rope_theta)
-    q = q * jnp.asarray(cfg.head_dim ** -0.5, self.dtype)
+    if cfg.qkv_bias:
+      q, k, v = q + w(self.query_bias), k + w(self.key_bias), v + w(self.value_bias)
+    if cfg.qk_norm:
+      q, k = self.query_norm(q), self.key_norm(k)
+    theta, scaling = rope_of(cfg, self.sliding)
+    q = apply_rope(q, positions, theta, scaling)
+    k = apply_rope(k, positions, theta, scaling)
+    q = q * jnp.asarray((cfg.query_pre_attn_scalar or cfg.head_dim) ** -0.5, self.dtype)
     return constrain(q, QUERIES), constrain(k, KEYS), constrain(v, KEYS)
 
   def _attend(self, q: jax.Array, k: jax.Array, v: jax.Array, mask: jax.Array,
@@ -163,8 +205,11 @@ class Attention(nnx.Module):
     q = q.transpose(0, 2, 3, 1, 4)                                 # [B, K, G, Lq, Dh]
     k, v = k.transpose(0, 2, 1, 3), v.transpose(0, 2, 1, 3)        # [B, K, Lk, Dh]
     bias = jnp.where(mask, 0.0, NEG_INF).astype(jnp.float32)      # [B, Lq, Lk]
-    core = attention_core.attend_causal if causal else attention_core.attend
-    attended = core(q, k, v, bias)                                 # [B, K, G, Lq, Dh]
+    if cfg.attn_softcap:
+      attended = attend_softcapped(q, k, v, bias, cfg.attn_softcap)
+    else:
+      core = attention_core.attend_causal if causal else attention_core.attend
+      attended = core(q, k, v, bias)                               # [B, K, G, Lq, Dh]
     attended = attended.transpose(0, 3, 1, 2, 4)                   # [B, Lq, K, G, Dh]
     attended = constrain(attended.reshape(batch, length, cfg.num_heads, cfg.head_dim), QUERIES)
     out = dense(attended, compute_weight(self.out, self.dtype), contract=2)  # [B, Lq, D]

@@ -26,6 +26,9 @@ import jax.numpy as jnp
 #   dots     the outputs of every matmul, the attention scores too
 #   full     only the block's input: the whole block is recomputed
 REMAT_POLICIES = ("none", "minimal", "dots", "full")
+# The open families one decoder covers (ModelConfig.family; flan/export/families.py).
+FAMILIES = ("llama", "mistral", "qwen2", "qwen3", "gemma2", "gemma3")
+ROPE_SCALINGS = ("none", "llama3", "linear")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +59,31 @@ class ModelConfig:
       program's size no longer grow with num_layers. Unscanned: `blocks/<i>/...`.
     mlp_activation: "silu" (SwiGLU, the Llama family) or "gelu" (gated GELU, the LaMDA-PT-like
       family of the paper's base models).
+
+  Family switches (the defaults are the decoder above, bit for bit; presets in configs/models/):
+    family: the Hugging Face architecture an export writes and an import came from: "llama",
+      "mistral", "qwen2", "qwen3", "gemma2", "gemma3" (see flan/export/families.py).
+    rope_scaling: "none", "llama3" (Llama 3.1+: long wavelengths divided by the factor, a smooth
+      ramp between rope_low_freq_factor and rope_high_freq_factor of
+      rope_original_max_positions) or "linear" (every frequency divided by the factor).
+    rope_scaling_factor, rope_low_freq_factor, rope_high_freq_factor,
+      rope_original_max_positions: the parameters of rope_scaling.
+    rope_local_theta: RoPE base of the sliding-window layers, unscaled (Gemma 3: 10000); 0 means
+      every layer uses rope_theta and rope_scaling.
+    qkv_bias: biases on the query, key and value projections (Qwen2).
+    qk_norm: RMSNorm over each query and key head before RoPE (Qwen3, Gemma 3).
+    norm_plus_one: every RMSNorm multiplies by (1 + scale), scales initialized to 0 (Gemma).
+    embed_scale: the embedding output is multiplied by sqrt(d_model) (Gemma).
+    post_norms: RMSNorm on the attention and MLP outputs before each residual add, besides
+      the usual pre-norms (Gemma 2/3).
+    attn_softcap: attention scores s -> c * tanh(s / c) before the mask (Gemma 2: 50); 0 = off.
+    final_softcap: logits z -> c * tanh(z / c) (Gemma 2: 30); 0 = off.
+    sliding_window: W > 0: a query at position p sees keys at positions > p - W only (in the
+      sliding-window layers); 0 = every layer attends to its whole segment.
+    global_every: with sliding_window, layer i attends globally iff (i + 1) % global_every == 0
+      (Gemma 2: 2, Gemma 3: 6); 0 = every layer slides (Mistral).
+    query_pre_attn_scalar: queries are scaled by query_pre_attn_scalar ** -0.5 instead of
+      head_dim ** -0.5 (Gemma); 0 = head_dim.
   """
   vocab_size: int = 32000
   num_layers: int = 8
@@ -73,6 +101,23 @@ class ModelConfig:
   remat: str = "none"
   scan_layers: bool = False
   mlp_activation: str = "silu"
+  family: str = "llama"
+  rope_scaling: str = "none"
+  rope_scaling_factor: float = 1.0
+  rope_low_freq_factor: float = 1.0
+  rope_high_freq_factor: float = 4.0
+  rope_original_max_positions: int = 8192
+  rope_local_theta: float = 0.0
+  qkv_bias: bool = False
+  qk_norm: bool = False
+  norm_plus_one: bool = False
+  embed_scale: bool = False
+  post_norms: bool = False
+  attn_softcap: float = 0.0
+  final_softcap: float = 0.0
+  sliding_window: int = 0
+  global_every: int = 0
+  query_pre_attn_scalar: float = 0.0
 
   def __post_init__(self):
     if self.num_heads % self.num_kv_heads:
@@ -84,15 +129,36 @@ class ModelConfig:
       raise ValueError(f"mlp_activation={self.mlp_activation!r} is not 'silu' or 'gelu'")
     if self.remat not in REMAT_POLICIES:
       raise ValueError(f"remat={self.remat!r} is not one of {REMAT_POLICIES}")
+    if self.family not in FAMILIES:
+      raise ValueError(f"family={self.family!r} is not one of {FAMILIES}")
+    if self.rope_scaling not in ROPE_SCALINGS:
+      raise ValueError(f"rope_scaling={self.rope_scaling!r} is not one of {ROPE_SCALINGS}")
+    if self.sliding_window < 0 or self.global_every < 0:
+      raise ValueError("sliding_window and global_every must be >= 0")
+    if self.scan_layers and self.sliding_window and self.global_every:
+      raise ValueError("scan_layers needs every layer alike; this config mixes sliding-window "
+                       "and global layers (global_every > 0)")
     for name in ("dtype", "param_dtype"):
       jnp.dtype(getattr(self, name))  # Raises TypeError on an unknown dtype name.
 
-  def block_params(self) -> int:
-    """Parameters of one block: attention q/k/v/o, SwiGLU wi_0/wi_1/wo, two norm scales."""
+  def block_matmul_params(self) -> int:
+    """Matmul parameters of one block: attention q/k/v/o and the MLP's wi_0/wi_1/wo."""
     d, h, k, dh, f = self.d_model, self.num_heads, self.num_kv_heads, self.head_dim, self.d_ff
-    attention = d * h * dh + 2 * d * k * dh + h * dh * d
-    mlp = 3 * d * f
-    return attention + mlp + 2 * d
+    return d * h * dh + 2 * d * k * dh + h * dh * d + 3 * d * f
+
+  def block_params(self) -> int:
+    """Parameters of one block: block_matmul_params, the norm scales (two, four with
+    post_norms, plus two [Dh] with qk_norm) and the q/k/v biases (qkv_bias)."""
+    h, k, dh = self.num_heads, self.num_kv_heads, self.head_dim
+    norms = (4 if self.post_norms else 2) * self.d_model + (2 * dh if self.qk_norm else 0)
+    biases = (h + 2 * k) * dh if self.qkv_bias else 0
+    return self.block_matmul_params() + norms + biases
+
+  def is_sliding(self, layer: int) -> bool:
+    """Whether block `layer` attends within sliding_window (see the class docstring)."""
+    if not self.sliding_window:
+      return False
+    return not self.global_every or (layer + 1) % self.global_every != 0
 
   def num_params(self) -> int:
     """Every parameter of the `Decoder` built from this config."""
@@ -103,9 +169,8 @@ class ModelConfig:
 
   def matmul_params(self) -> int:
     """Parameters that take part in matmuls (see the module docstring)."""
-    norms_per_block = 2 * self.d_model
     output_projection = self.d_model * self.vocab_size
-    return self.num_layers * (self.block_params() - norms_per_block) + output_projection
+    return self.num_layers * self.block_matmul_params() + output_projection
 
   def flops_per_token(self, seq_len: int) -> int:
     """Training FLOPs per token (forward + backward), full attention over `seq_len`."""

@@ -3,6 +3,7 @@
   tokens [B, L] -> embedding -> num_layers x Block -> final RMSNorm -> output projection -> logits
 
   Block(x) = x + Attention(RMSNorm(x)),  then  x + Mlp(RMSNorm(x))
+  (post_norms, Gemma 2/3: x + RMSNorm(Attention(RMSNorm(x))), then the same around the Mlp)
 
 Inputs follow the SeqIO decoder contract (see flan/model/features.py): `segment_ids` number the
 packed sequences of a row from 1 (0 = padding), `positions` restart at 0 in every segment.
@@ -26,7 +27,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from flan.model.attention import Attention, attention_mask, extend_mask
+from flan.model.attention import Attention, attention_mask, extend_mask, window_mask
 from flan.model.config import ModelConfig
 from flan.model.layers import Embedding, RMSNorm, compute_weight, dense, logical_param
 from flan.model.mlp import Mlp
@@ -34,26 +35,42 @@ from flan.sharding import LOGITS, RESIDUAL, constrain
 
 
 class Block(nnx.Module):
-  """Pre-norm residual block: attention, then SwiGLU MLP."""
+  """Pre-norm residual block: attention, then SwiGLU MLP.
 
-  def __init__(self, config: ModelConfig, *, rngs: nnx.Rngs):
+  Norms: attention_norm, mlp_norm (before each), and with config.post_norms post_attention_norm,
+  post_mlp_norm (on each output, before the residual add). `sliding`: block `layer` attends
+  within config.sliding_window (config.is_sliding).
+  """
+
+  def __init__(self, config: ModelConfig, *, rngs: nnx.Rngs, layer: int = 0):
     dtype, param_dtype = jnp.dtype(config.dtype), jnp.dtype(config.param_dtype)
-    self.attention_norm = RMSNorm(config.d_model, config.norm_eps, dtype, param_dtype)
-    self.attention = Attention(config, rngs=rngs)
-    self.mlp_norm = RMSNorm(config.d_model, config.norm_eps, dtype, param_dtype)
+    norm = lambda: RMSNorm(config.d_model, config.norm_eps, dtype, param_dtype,
+                           plus_one=config.norm_plus_one)
+    self.attention_norm = norm()
+    self.attention = Attention(config, rngs=rngs, sliding=config.is_sliding(layer))
+    self.mlp_norm = norm()
     self.mlp = Mlp(config, rngs=rngs)
+    self.post_norms = config.post_norms
+    if config.post_norms:
+      self.post_attention_norm = norm()
+      self.post_mlp_norm = norm()
 
   def __call__(self, x: jax.Array, mask: jax.Array, positions: jax.Array) -> jax.Array:
     """x: [B, L, D], mask: bool [B, L, L], positions: int32 [B, L] -> [B, L, D]."""
-    x = x + self.attention(self.attention_norm(x), mask, positions)
-    return constrain(x + self.mlp(self.mlp_norm(x)), RESIDUAL)
+    x = x + self._post(self.attention(self.attention_norm(x), mask, positions), "attention")
+    return constrain(x + self._post(self.mlp(self.mlp_norm(x)), "mlp"), RESIDUAL)
 
   def extend(self, x, positions, mask, key_cache, value_cache, index):
     """`__call__` for T new tokens over a key/value cache (see `Attention.extend`)."""
     attended, key_cache, value_cache = self.attention.extend(
         self.attention_norm(x), positions, mask, key_cache, value_cache, index)
-    x = x + attended
-    return x + self.mlp(self.mlp_norm(x)), key_cache, value_cache
+    x = x + self._post(attended, "attention")
+    return x + self._post(self.mlp(self.mlp_norm(x)), "mlp"), key_cache, value_cache
+
+  def _post(self, y: jax.Array, which: str) -> jax.Array:
+    if not self.post_norms:
+      return y
+    return (self.post_attention_norm if which == "attention" else self.post_mlp_norm)(y)
 
 
 # What each remat policy lets a block save for the backward pass (see config.REMAT_POLICIES).
@@ -94,11 +111,13 @@ class DecodeCache(NamedTuple):
     keys, values  tuple (one per layer) of [B, S, K, Dh] in config.dtype
     valid         bool [B, S]: the slot holds a real token (left padding and empty slots don't)
     index         int32 []: the next free slot, shared by every row
+    positions     int32 [B, S]: the RoPE position of each slot's token (sliding windows)
   """
   keys: tuple
   values: tuple
   valid: jax.Array
   index: jax.Array
+  positions: jax.Array | None = None
 
 
 class Decoder(nnx.Module):
@@ -116,12 +135,15 @@ class Decoder(nnx.Module):
   def __init__(self, config: ModelConfig, *, rngs: nnx.Rngs):
     self.config = config
     dtype, param_dtype = jnp.dtype(config.dtype), jnp.dtype(config.param_dtype)
-    self.embed = Embedding(config.vocab_size, config.d_model, dtype, param_dtype, rngs=rngs)
+    self.embed = Embedding(config.vocab_size, config.d_model, dtype, param_dtype, rngs=rngs,
+                           scale_output=config.embed_scale)
     if config.scan_layers:
       self.blocks_scanned = stacked_blocks(config, rngs)
     else:
-      self.blocks = nnx.List([Block(config, rngs=rngs) for _ in range(config.num_layers)])
-    self.final_norm = RMSNorm(config.d_model, config.norm_eps, dtype, param_dtype)
+      self.blocks = nnx.List([Block(config, rngs=rngs, layer=i)
+                              for i in range(config.num_layers)])
+    self.final_norm = RMSNorm(config.d_model, config.norm_eps, dtype, param_dtype,
+                              plus_one=config.norm_plus_one)
     if not config.tie_embeddings:
       self.unembed = logical_param(rngs, config.d_model ** -0.5,
                                    (config.d_model, config.vocab_size), ("embed", "vocab"),
@@ -146,15 +168,20 @@ class Decoder(nnx.Module):
     as `__call__`): the train step projects only the positions that carry loss."""
     cfg = self.config
     mask = attention_mask(segment_ids)                          # bool [B, L, L]
+    local = (mask & window_mask(positions, positions, cfg.sliding_window)
+             if cfg.sliding_window else mask)
     x = constrain(self.embed(tokens), RESIDUAL)                 # [B, L, D]
     if cfg.scan_layers:
       graphdef, stacked = nnx.split(self.blocks_scanned)
       apply = block_fn(graphdef, cfg.remat)
-      x, _ = jax.lax.scan(lambda x, layer: (apply(layer, x, mask, positions), None), x, stacked)
+      layer_mask = local if cfg.is_sliding(0) else mask        # every layer alike when scanned
+      x, _ = jax.lax.scan(lambda x, layer: (apply(layer, x, layer_mask, positions), None), x,
+                          stacked)
     else:
       for block in self.blocks:
         graphdef, block_params = nnx.split(block)
-        x = block_fn(graphdef, cfg.remat)(block_params, x, mask, positions)
+        layer_mask = local if block.attention.sliding else mask
+        x = block_fn(graphdef, cfg.remat)(block_params, x, layer_mask, positions)
     return self.final_norm(x)
 
   def layers(self) -> list[Block]:
@@ -169,9 +196,13 @@ class Decoder(nnx.Module):
     """The output projection: final-normed hidden states [B, T, D] -> float32 logits [B, T, V]."""
     cfg = self.config
     if cfg.tie_embeddings:
-      return constrain(self.embed.attend(x, scale_logits=cfg.scale_tied_logits), LOGITS)
-    unembed = compute_weight(self.unembed, x.dtype)
-    return constrain(dense(x, unembed, preferred_element_type=jnp.float32), LOGITS)
+      logits = self.embed.attend(x, scale_logits=cfg.scale_tied_logits)
+    else:
+      unembed = compute_weight(self.unembed, x.dtype)
+      logits = dense(x, unembed, preferred_element_type=jnp.float32)
+    if cfg.final_softcap:
+      logits = cfg.final_softcap * jnp.tanh(logits / cfg.final_softcap)
+    return constrain(logits, LOGITS)
 
   def init_cache(self, batch_size: int, length: int) -> DecodeCache:
     """An empty cache of `length` slots per row."""
@@ -179,7 +210,8 @@ class Decoder(nnx.Module):
     shape = (batch_size, length, cfg.num_kv_heads, cfg.head_dim)
     empty = tuple(jnp.zeros(shape, jnp.dtype(cfg.dtype)) for _ in range(cfg.num_layers))
     return DecodeCache(keys=empty, values=empty, valid=jnp.zeros((batch_size, length), bool),
-                       index=jnp.zeros((), jnp.int32))
+                       index=jnp.zeros((), jnp.int32),
+                       positions=jnp.zeros((batch_size, length), jnp.int32))
 
   def extend(self, tokens: jax.Array, segment_ids: jax.Array, positions: jax.Array,
              cache: DecodeCache) -> tuple[jax.Array, DecodeCache]:
@@ -196,14 +228,21 @@ class Decoder(nnx.Module):
     Returns:
       (final-normed hidden states [B, T, D] for `output_logits`, the updated cache).
     """
+    cfg = self.config
     mask = extend_mask(cache.valid, segment_ids, cache.index)       # bool [B, T, S]
+    slot_positions = jax.lax.dynamic_update_slice(
+        cache.positions, positions.astype(jnp.int32), (0, cache.index))  # [B, S]
+    local = (mask & window_mask(positions, slot_positions, cfg.sliding_window)
+             if cfg.sliding_window else mask)
     x = self.embed(tokens)                                          # [B, T, D]
     keys, values = [], []
     for block, key_cache, value_cache in zip(self.layers(), cache.keys, cache.values):
-      x, key_cache, value_cache = block.extend(x, positions, mask, key_cache, value_cache,
+      layer_mask = local if block.attention.sliding else mask
+      x, key_cache, value_cache = block.extend(x, positions, layer_mask, key_cache, value_cache,
                                                cache.index)
       keys.append(key_cache)
       values.append(value_cache)
     valid = jax.lax.dynamic_update_slice(cache.valid, segment_ids != 0, (0, cache.index))
-    cache = DecodeCache(tuple(keys), tuple(values), valid, cache.index + tokens.shape[1])
+    cache = DecodeCache(tuple(keys), tuple(values), valid, cache.index + tokens.shape[1],
+                        slot_positions)
     return self.final_norm(x), cache

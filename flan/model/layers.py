@@ -78,38 +78,51 @@ def compute_weight(param: nnx.Param, dtype) -> jax.Array:
 class RMSNorm(nnx.Module):
   """y = x / sqrt(mean(x**2, -1) + eps) * scale, computed in float32, returned in `dtype`.
 
-  scale: [D] ("embed",), initialized to ones.
+  scale: [D] (`names`, default ("embed",)), initialized to ones. With plus_one (Gemma) the
+  factor is (1 + scale) and scale starts at zeros: the same function at initialization.
   """
 
-  def __init__(self, d_model: int, eps: float, dtype, param_dtype):
+  def __init__(self, d_model: int, eps: float, dtype, param_dtype, plus_one: bool = False,
+               names: tuple[str, ...] = ("embed",)):
     self.eps = eps
     self.dtype = dtype
-    self.scale = nnx.Param(jnp.ones((d_model,), param_dtype), out_sharding=("embed",),
+    self.plus_one = plus_one
+    init = jnp.zeros if plus_one else jnp.ones
+    self.scale = nnx.Param(init((d_model,), param_dtype), out_sharding=names,
                            eager_sharding=False)
 
   def __call__(self, x: jax.Array) -> jax.Array:
-    """x: [B, L, D] -> [B, L, D] in self.dtype."""
+    """x: [..., D] -> [..., D] in self.dtype."""
     x = x.astype(jnp.float32)
     x = x * jax.lax.rsqrt(jnp.mean(jnp.square(x), axis=-1, keepdims=True) + self.eps)
-    return (x * self.scale[...].astype(jnp.float32)).astype(self.dtype)
+    scale = self.scale[...].astype(jnp.float32)
+    if self.plus_one:
+      scale = 1.0 + scale
+    return (x * scale).astype(self.dtype)
 
 
 class Embedding(nnx.Module):
   """Token embedding, optionally reused as the output projection.
 
   embedding: [V, D] ("vocab", "embed"), normal with std 1.0 (T5 convention): the residual stream
-  starts at unit scale. Used as the output projection, logits = x @ embedding.T, scaled by
+  starts at unit scale. scale_output multiplies the looked-up rows by sqrt(D) (Gemma). Used as the output projection, logits = x @ embedding.T, scaled by
   1/sqrt(D) when `scale_logits`, so that unit-scale normalized activations give unit-scale logits.
   """
 
-  def __init__(self, vocab_size: int, d_model: int, dtype, param_dtype, *, rngs: nnx.Rngs):
+  def __init__(self, vocab_size: int, d_model: int, dtype, param_dtype, *, rngs: nnx.Rngs,
+               scale_output: bool = False):
     self.dtype = dtype
+    self.scale_output = scale_output
     self.embedding = logical_param(rngs, 1.0, (vocab_size, d_model), ("vocab", "embed"),
                                    param_dtype)
 
   def __call__(self, tokens: jax.Array) -> jax.Array:
-    """tokens: int32 [B, L] -> [B, L, D] in self.dtype."""
-    return jnp.take(self.embedding[...], tokens, axis=0).astype(self.dtype)
+    """tokens: int32 [B, L] -> [B, L, D] in self.dtype (times sqrt(D) with scale_output, the
+    factor rounded to self.dtype first, as Gemma does)."""
+    x = jnp.take(self.embedding[...], tokens, axis=0).astype(self.dtype)
+    if self.scale_output:
+      x = x * jnp.asarray(x.shape[-1] ** 0.5, self.dtype)
+    return x
 
   def attend(self, x: jax.Array, scale_logits: bool) -> jax.Array:
     """x: [B, L, D] -> float32 logits [B, L, V] (matmul in self.dtype, accumulated in float32)."""
