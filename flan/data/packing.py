@@ -17,6 +17,13 @@ the exact feature contract of `seqio.PrefixLMFeatureConverter(pack=True)`:
       decoder_positions         [0, 1, 2, 3, 4, 5, 6, 0, 1, 2, 3, 4, 5, 6, 0]
       decoder_causal_attention  [1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 0, 0]   inputs + 1
 
+The token that starts each segment is the vocabulary's decoder start token (`start_id`,
+vocab.decoder_start_id): 0 above (T5-style and demo vocabularies, SeqIO's convention), the BOS
+where the model has one; with start_id=1 (Llama's <s>) the same examples give
+      decoder_input_tokens      [1, 7, 8, 5, 1, 3, 9, 1, 8, 4, 9, 3, 1, 4, 0]
+and every other feature unchanged. Loss weights follow positions (targets + EOS), never token
+values, so a vocabulary in which id 0 is a real token (Qwen's "!") trains on it like any other.
+
 Examples that carry a `task_index` (flan/data/pipeline.py tags them with their task) also give
 `task_ids`, 1 + the task index on each of the segment's positions, 0 on padding; with the two
 examples above from tasks 2 and 0:
@@ -73,9 +80,9 @@ def best_fit(lengths, capacity: int) -> list[list[int]]:
 
 
 def assemble(inputs: list[np.ndarray], targets: list[np.ndarray], bins: list[list[int]],
-             length: int, task_index=None) -> dict[str, np.ndarray]:
-  """The decoder features (int32 [len(bins), length]) of examples placed in bins; with
-  `task_index` (one int per example) also TASK_IDS."""
+             length: int, task_index=None, start_id: int = 0) -> dict[str, np.ndarray]:
+  """The decoder features (int32 [len(bins), length]) of examples placed in bins, each segment
+  starting with `start_id`; with `task_index` (one int per example) also TASK_IDS."""
   names = FEATURES if task_index is None else FEATURES + (TASK_IDS,)
   out = {name: np.zeros((len(bins), length), np.int32) for name in names}
   if not bins:
@@ -86,6 +93,7 @@ def assemble(inputs: list[np.ndarray], targets: list[np.ndarray], bins: list[lis
   parts = [(inputs[i], targets[i] if len(targets[i]) else np.zeros(1, np.int32)) for i in order]
   tokens = np.concatenate([np.concatenate(p) for p in parts]).astype(np.int32)
   n_inputs = np.array([len(p[0]) for p in parts])
+  has_targets = np.array([len(targets[i]) > 0 for i in order])
   seg_len = n_inputs + np.array([len(p[1]) for p in parts])
   starts = np.cumsum(seg_len) - seg_len                    # each segment's start in `tokens`
   first = np.cumsum(bin_sizes) - bin_sizes                  # each bin's first segment
@@ -98,8 +106,8 @@ def assemble(inputs: list[np.ndarray], targets: list[np.ndarray], bins: list[lis
   cols = np.repeat(row_start, seg_len) + pos
   values = {
       "decoder_target_tokens": tokens,
-      "decoder_input_tokens": np.where(pos == 0, 0, np.r_[0, tokens[:-1]]),
-      "decoder_loss_weights": (pos < width) ^ (tokens != 0),
+      "decoder_input_tokens": np.where(pos == 0, start_id, np.r_[0, tokens[:-1]]),
+      "decoder_loss_weights": (pos >= width) & np.repeat(has_targets, seg_len),
       "decoder_segment_ids": np.repeat(np.concatenate([np.arange(1, n + 1) for n in bin_sizes]),
                                        seg_len),
       "decoder_positions": pos,
@@ -112,7 +120,8 @@ def assemble(inputs: list[np.ndarray], targets: list[np.ndarray], bins: list[lis
   return out
 
 
-def pack_examples(examples, inputs_length: int, targets_length: int) -> dict[str, np.ndarray]:
+def pack_examples(examples, inputs_length: int, targets_length: int,
+                  start_id: int = 0) -> dict[str, np.ndarray]:
   """Packs a list of {"inputs", "targets"} token lists into rows of inputs + targets length
   (each feature trimmed to its length first, as SeqIO does); examples that all have a
   "task_index" also give TASK_IDS."""
@@ -122,21 +131,23 @@ def pack_examples(examples, inputs_length: int, targets_length: int) -> dict[str
   lengths = [len(i) + max(len(t), 1) for i, t in zip(inputs, targets)]
   tagged = bool(examples) and all("task_index" in ex for ex in examples)
   task_index = [ex["task_index"] for ex in examples] if tagged else None
-  return assemble(inputs, targets, best_fit(lengths, length), length, task_index)
+  return assemble(inputs, targets, best_fit(lengths, length), length, task_index, start_id)
 
 
-def _pack_pool(in_values, in_splits, tg_values, tg_splits, length, task_index=None):
+def _pack_pool(in_values, in_splits, tg_values, tg_splits, length, start_id, task_index=None):
   inputs = [in_values[in_splits[i]:in_splits[i + 1]] for i in range(len(in_splits) - 1)]
   targets = [tg_values[tg_splits[i]:tg_splits[i + 1]] for i in range(len(tg_splits) - 1)]
   lengths = [len(i) + max(len(t), 1) for i, t in zip(inputs, targets)]
-  features = assemble(inputs, targets, best_fit(lengths, int(length)), int(length), task_index)
+  features = assemble(inputs, targets, best_fit(lengths, int(length)), int(length), task_index,
+                      int(start_id))
   return tuple(features.values())
 
 
-def pack_dataset(dataset, inputs_length: int, targets_length: int, pool_size: int = POOL_SIZE):
+def pack_dataset(dataset, inputs_length: int, targets_length: int, pool_size: int = POOL_SIZE,
+                 start_id: int = 0):
   """tf.data of {"inputs", "targets"} int32 token vectors -> tf.data of packed rows (int32
-  [inputs_length + targets_length] per feature of FEATURES), best-fit within pools. Examples
-  with a scalar "task_index" also give TASK_IDS."""
+  [inputs_length + targets_length] per feature of FEATURES), best-fit within pools, segments
+  starting with `start_id`. Examples with a scalar "task_index" also give TASK_IDS."""
   import tensorflow as tf
 
   length = inputs_length + targets_length
@@ -154,7 +165,7 @@ def pack_dataset(dataset, inputs_length: int, targets_length: int, pool_size: in
 
   def pack(pool):
     args = [pool["inputs"].values, pool["inputs"].row_splits, pool["targets"].values,
-            pool["targets"].row_splits, length] + ([pool["task_index"]] if tagged else [])
+            pool["targets"].row_splits, length, start_id] + ([pool["task_index"]] if tagged else [])
     arrays = tf.numpy_function(_pack_pool, args, Tout=[tf.int32] * len(names), stateful=False)
     for array in arrays:
       array.set_shape([None, length])
@@ -163,11 +174,25 @@ def pack_dataset(dataset, inputs_length: int, targets_length: int, pool_size: in
   return pools.map(pack, num_parallel_calls=tf.data.AUTOTUNE).unbatch()
 
 
-def seqio_pack_dataset(dataset, inputs_length: int, targets_length: int):
-  """The same stream packed by SeqIO's own converter (greedy, in order): the baseline."""
+def seqio_pack_dataset(dataset, inputs_length: int, targets_length: int, start_id: int = 0,
+                       pack: bool = True):
+  """The same stream packed by SeqIO's own converter (greedy, in order): the baseline. (pack
+  False: one example per row.) SeqIO starts segments with 0; a nonzero start_id replaces it."""
   import seqio
-  converter = seqio.PrefixLMFeatureConverter(pack=True, loss_on_targets_only=True)
-  return converter(dataset, {"inputs": inputs_length, "targets": targets_length})
+  converter = seqio.PrefixLMFeatureConverter(pack=pack, loss_on_targets_only=True)
+  rows = converter(dataset, {"inputs": inputs_length, "targets": targets_length})
+  return rows if not start_id else rows.map(lambda row: with_start_id(row, start_id))
+
+
+def with_start_id(row, start_id: int):
+  """A SeqIO feature row whose segments start with start_id instead of 0 (tf)."""
+  import tensorflow as tf
+  tokens = row["decoder_input_tokens"]
+  if "decoder_positions" in row:
+    first = tf.equal(row["decoder_positions"], 0) & tf.not_equal(row["decoder_segment_ids"], 0)
+  else:
+    first = tf.equal(tf.range(tf.shape(tokens)[-1]), 0)
+  return {**row, "decoder_input_tokens": tf.where(first, tf.cast(start_id, tokens.dtype), tokens)}
 
 
 def efficiency(batches) -> float:

@@ -145,7 +145,6 @@ def packed_dataset(name: str, *, inputs_length: int, targets_length: int, batch_
                    use_cached: bool | None = None, tagged: bool = False):
   """A tf.data.Dataset of batched decoder features (full batches only) for a task or mixture.
   tagged: the batches also hold packing.TASK_IDS (best-fit packing only)."""
-  import seqio
   import tensorflow as tf
 
   if packer not in PACKERS:
@@ -157,13 +156,12 @@ def packed_dataset(name: str, *, inputs_length: int, targets_length: int, batch_
       name, inputs_length=inputs_length, targets_length=targets_length, seed=seed, split=split,
       vocabulary=vocabulary, shard_info=shard_info, shuffle=shuffle, num_epochs=num_epochs,
       use_cached=use_cached, tagged=tagged)
-  if not pack:
-    converter = seqio.PrefixLMFeatureConverter(pack=False, loss_on_targets_only=True)
-    rows = converter(examples, {"inputs": inputs_length, "targets": targets_length})
-  elif packer == "seqio":
-    rows = packing.seqio_pack_dataset(examples, inputs_length, targets_length)
+  from flan.data import vocab as vocab_lib
+  start_id = vocab_lib.decoder_start_id(vocabulary or vocab_lib.get_vocabulary())
+  if not pack or packer == "seqio":
+    rows = packing.seqio_pack_dataset(examples, inputs_length, targets_length, start_id, pack)
   else:
-    rows = packing.pack_dataset(examples, inputs_length, targets_length, pool_size)
+    rows = packing.pack_dataset(examples, inputs_length, targets_length, pool_size, start_id)
   options = tf.data.Options()
   options.deterministic = True
   # The renderer and packer are pure numpy functions: nothing outside tf.data to checkpoint.

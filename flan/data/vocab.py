@@ -42,20 +42,32 @@ def vocabulary_path(path: str | None = None):
 
 @functools.lru_cache(maxsize=None)
 def get_vocabulary(path: str | None = None):
-  """A `seqio.SentencePieceVocabulary` (default: the shipped demo vocabulary)."""
+  """The vocabulary in a file, by what the file is: a Hugging Face tokenizer (`*.json`, see
+  hf_vocab.py) or a `seqio.SentencePieceVocabulary` (default: the shipped demo vocabulary)."""
   import seqio
   file = vocabulary_path(path)
   if not file.exists():
     raise VocabularyError(
         f"vocabulary file {file} does not exist; build one for a mixture with `flan data vocab "
         f"--mixture mix:flan --size 32000 --out {file}`")
+  from flan.data import hf_vocab
+  if hf_vocab.is_hf_vocabulary(file):
+    return hf_vocab.HfTokenizerVocabulary(str(file))
   return seqio.SentencePieceVocabulary(str(file))
+
+
+def decoder_start_id(vocab) -> int:
+  """The token that starts every packed segment: the vocabulary's BOS where the model was
+  pretrained with one (Llama's <s> = 1, Gemma's <bos> = 2, ...), else 0 (T5-style
+  vocabularies and the demo's, which have no BOS: SeqIO's convention)."""
+  bos = getattr(vocab, "bos_id", None)
+  return int(bos) if bos is not None and bos >= 0 else 0
 
 
 def fingerprint(vocabulary=None) -> str:
   """The vocabulary's identity, recorded wherever tokens are stored and compared before they are
   read (checkpoints, model directories, task caches, data-pipeline states): a 16-hex-digit
-  sha256 of its SentencePiece model file.
+  sha256 of its SentencePiece model file (or tokenizer.json vocabulary file, hf_vocab.py).
 
   `vocabulary` is None or "demo" (the shipped demo vocabulary), a path (local or gs://), or a
   seqio SentencePieceVocabulary (its model file; extra ids, which change the ids, are part of the
@@ -64,7 +76,7 @@ def fingerprint(vocabulary=None) -> str:
   extra_ids = 0
   if vocabulary is not None and not isinstance(vocabulary, (str, os.PathLike)):
     extra_ids = getattr(vocabulary, "extra_ids", 0)
-    vocabulary = vocabulary.sentencepiece_model_file
+    vocabulary = getattr(vocabulary, "path", None) or vocabulary.sentencepiece_model_file
   digest = hashlib.sha256(vocabulary_path(vocabulary).read_bytes())
   if extra_ids:
     digest.update(f"extra_ids={extra_ids}".encode())

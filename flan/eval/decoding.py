@@ -1,6 +1,6 @@
 """Greedy and beam decoding with a key/value cache, each row stopping at its EOS.
 
-A batch of prompts [0, x..., EOS] is left-padded to a bucketed length P (batching.left_pad) and
+A batch of prompts [start, x..., EOS] (start: the vocabulary's decoder start token, 0 or BOS) is left-padded to a bucketed length P (batching.left_pad) and
 run through the model once (`Decoder.extend` into a cache of P + max_new_tokens slots); the
 logits at the last slot give the first new token. Each further step feeds one token per row at
 slot P + t and position len(prompt) + t, attending over the cache instead of re-reading the
@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from flan.data.vocab import decoder_start_id
 from flan.eval import beam as beam_lib
 from flan.eval.batching import (EOS_ID, batches, eos_id, left_pad, length_groups, prompt_ids,
                                 rows_for)
@@ -118,8 +119,11 @@ def decode_tokens(graphdef, params, prompts: list[list[int]], *, max_new_tokens:
 def decode_texts(graphdef, params, vocab, texts: list[str], *, max_new_tokens: int = 32,
                  max_input_length: int = 1024, beam_size: int = 1, **kwargs) -> list[str]:
   """Continuations of the input texts, as text: greedy with beam_size 1, else beam search."""
-  prompts = [[0] + prompt_ids(vocab, t, max_input_length) for t in texts]
+  start = decoder_start_id(vocab)
+  prompts = [[start] + prompt_ids(vocab, t, max_input_length) for t in texts]
   kwargs.setdefault("eos_id", eos_id(vocab))
   outputs = decode_tokens(graphdef, params, prompts, max_new_tokens=max_new_tokens,
                           beam_size=beam_size, **kwargs)
-  return [vocab.decode([t for t in ids if t != 0]) for ids in outputs]
+  # Outputs end before EOS; a 0 the model wrote is a real token in some vocabularies (Qwen's
+  # "!") and decodes to nothing in SentencePiece ones (<pad>), so it is passed on as it is.
+  return [vocab.decode(ids) for ids in outputs]

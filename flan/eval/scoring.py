@@ -1,15 +1,15 @@
 """Rank classification: the log-likelihood of each option as the target; the argmax wins.
 
-The score of option o for inputs x is log p(o..., EOS | BOS, x..., EOS), the same number as
-scoring the whole sequence
+The score of option o for inputs x is log p(o..., EOS | BOS, x..., EOS) (BOS: the vocabulary's
+decoder start token, 0 in the T5 convention), the same number as scoring the whole sequence
 
-    decoder_input_tokens  = [0, x..., EOS, o...]
+    decoder_input_tokens  = [BOS, x..., EOS, o...]
     decoder_target_tokens = [x..., EOS, o..., EOS]      weights on o... and the final EOS
 
 but the shared prompt runs through the model once per example, and every option of the example
 is scored against its key/value cache, packed into one row as its own segment:
 
-    prefix (left-padded, `Decoder.extend` at slot 0):   [0, x...]             all at once
+    prefix (left-padded, `Decoder.extend` at slot 0):   [BOS, x...]           all at once
     options (one row, slot len(prefix) on):             [EOS, o1...] [EOS, o2...] ...
     segment_ids                                         [1,   1 ...] [2,   2 ...] ...
     targets                                             [o1..., EOS] [o2..., EOS] ...
@@ -29,6 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from flan.data.vocab import decoder_start_id
 from flan.eval.batching import (EOS_ID, batches, eos_id, bucket, length_groups, left_pad, prompt_ids,
                                 rows_for, target_ids)
 
@@ -78,8 +79,9 @@ def score_options(graphdef, params, vocab, examples, *, max_input_length: int = 
   encode_option = functools.lru_cache(maxsize=None)(
       lambda text: tuple(target_ids(vocab, text, max_target_length)))
   prefixes, packed = [], []
+  start = decoder_start_id(vocab)
   for example in examples:
-    prefix = [0] + prompt_ids(vocab, example.inputs, max_input_length)[:-1]  # EOS starts options
+    prefix = [start] + prompt_ids(vocab, example.inputs, max_input_length)[:-1]  # EOS starts options
     prefixes.append(prefix)
     packed.append(pack_options([list(encode_option(o)) for o in example.options], len(prefix),
                                eos=eos_id(vocab)))
