@@ -12,7 +12,7 @@
     flan data manifest [--out templates/MANIFEST.md] | prepare --synthetic | vocab --out F
     flan data stats MIXTURE [--steps N --batch_size B]   rates, probabilities, held-out clusters
     flan import hf --from HF_DIR --out MODEL_DIR        a local Llama checkpoint -> flan model dir
-    flan export hf --checkpoint MODEL_DIR --out DIR     -> transformers LlamaForCausalLM folder
+    flan export hf --checkpoint MODEL_DIR --out DIR [--eval EVAL_DIR]   -> transformers folder
     flan export params --checkpoint MODEL_DIR --out DIR [--dtype bfloat16]   params only
 
 Errors a user can fix (flan.errors.UserError: unknown task, malformed template, missing dataset,
@@ -195,7 +195,7 @@ def cmd_export(args):
     from flan.export import hf_export
     out = hf_export.export_hf(args.checkpoint, args.out, dtype=args.dtype, step=args.step,
                               overwrite=args.overwrite, max_shard_bytes=args.max_shard_size,
-                              progress=not args.quiet)
+                              progress=not args.quiet, eval_dir=args.eval)
   else:
     from flan.export import params_export
     out = params_export.export_params(args.checkpoint, args.out, dtype=args.dtype,
@@ -207,8 +207,9 @@ def cmd_export(args):
 def _add_import_export_parsers(sub) -> None:
   imp = sub.add_parser("import", help="import a Hugging Face checkpoint")
   imp_sub = imp.add_subparsers(dest="import_command", required=True)
-  hf = imp_sub.add_parser("hf", help="a local Llama-style folder (safetensors, config.json, "
-                                     "tokenizer.model) -> a flan model directory")
+  hf = imp_sub.add_parser("hf", help="a local Llama, Mistral, Qwen2/3 or Gemma 2/3 folder "
+                                     "(safetensors, config.json, tokenizer.model or "
+                                     "tokenizer.json) -> a flan model directory")
   hf.add_argument("--from", dest="source", required=True, help="the Hugging Face folder")
   hf.add_argument("--out", required=True, help="the flan model directory to create")
   hf.add_argument("--param_dtype", choices=("float32", "bfloat16"), default="float32")
@@ -216,8 +217,8 @@ def _add_import_export_parsers(sub) -> None:
   hf.add_argument("--quiet", action="store_true", help="no progress bar")
   exp = sub.add_parser("export", help="export a checkpoint (Hugging Face, params only)")
   exp_sub = exp.add_subparsers(dest="export_command", required=True)
-  for name, text in (("hf", "a transformers LlamaForCausalLM folder with tokenizer and prompt "
-                            "format"),
+  for name, text in (("hf", "a transformers folder of the model's family with tokenizer, chat "
+                            "template, prompt format and model card"),
                      ("params", "parameters only (no optimizer state), as a flan model dir")):
     p = exp_sub.add_parser(name, help=text)
     p.add_argument("--checkpoint", required=True,
@@ -231,6 +232,8 @@ def _add_import_export_parsers(sub) -> None:
     if name == "hf":
       p.add_argument("--max_shard_size", type=_size, default=5 << 30,
                      help="largest safetensors shard (default 5GB)")
+      p.add_argument("--eval", default=None,
+                     help="a `flan eval --out` folder: its results table goes into README.md")
 
 
 def _add_render_flags(parser) -> None:

@@ -1,12 +1,15 @@
-"""`flan export hf`: a flan checkpoint -> a Hugging Face LlamaForCausalLM folder.
+"""`flan export hf`: a flan checkpoint -> a Hugging Face folder of its family (Llama, Mistral, Qwen2/3,
+Gemma 2/3: export/families.py).
 
     export_hf("runs/x/model", "exports/x-hf")       # latest step; dtype of the checkpoint
 
 writes
     model.safetensors                 (or model-0000k-of-0000n.safetensors + index.json)
     config.json, generation_config.json
-    tokenizer.model, tokenizer_config.json, special_tokens_map.json   (see tokenizer.py)
+    tokenizer.model or tokenizer.json, tokenizer_config.json (chat template),
+    special_tokens_map.json           (tokenizer.py, hf_tokenizer.py)
     flan_prompt.json                  the input/target format, options block, EOS separator
+    README.md                         the model card (model_card.py)
 
 that `transformers.AutoModelForCausalLM.from_pretrained(dir)` loads with the same logits. One
 parameter at a time is read (streaming.CheckpointReader), laid out (mapping.to_hf, a view) and
@@ -24,7 +27,9 @@ import pathlib
 
 import numpy as np
 
-from flan.export import ConversionError, mapping, output, tokenizer
+from flan.data import hf_vocab, vocab as vocab_lib
+from flan.export import (ConversionError, families, hf_tokenizer, mapping, model_card, output,
+                         tokenizer)
 from flan.checkpoint import streaming
 from flan.export.safetensors_io import ShardedWriter
 
@@ -50,8 +55,10 @@ def _max_positions(model_dir: pathlib.Path) -> int:
 
 def export_hf(checkpoint: str | pathlib.Path, out: str | pathlib.Path, *,
               dtype: str | None = None, step: int | None = None, overwrite: bool = False,
-              max_shard_bytes: int = 5 << 30, progress: bool = True) -> pathlib.Path:
-  """Exports a flan checkpoint as a Hugging Face Llama model folder; returns its path."""
+              max_shard_bytes: int = 5 << 30, progress: bool = True,
+              eval_dir: str | pathlib.Path | None = None) -> pathlib.Path:
+  """Exports a flan checkpoint as a Hugging Face folder of its family; returns its path.
+  eval_dir: a `flan eval --out` folder whose summary.md goes into the model card."""
   from tqdm.auto import tqdm
 
   reader = streaming.CheckpointReader(checkpoint, step)
@@ -59,8 +66,17 @@ def export_hf(checkpoint: str | pathlib.Path, out: str | pathlib.Path, *,
   dtype_name = dtype or config.param_dtype
   out_dtype = _dtype(dtype_name)
   output.check_output(out, overwrite, reader.model_dir)
-  spm = tokenizer.read_spm(reader.vocabulary)
-  tokenizer.check_vocab_fits(spm, config.vocab_size, str(reader.model_dir))
+  families.check_exportable(config)
+  eval_summary = model_card.read_eval_summary(eval_dir)
+  if eval_dir and eval_summary is None:
+    raise ConversionError(f"{eval_dir} has no summary.md (the output folder of `flan eval`)")
+  vocab = vocab_lib.get_vocabulary(str(reader.vocabulary))
+  hf_tokenizer_json = isinstance(vocab, hf_vocab.HfTokenizerVocabulary)
+  if not hf_tokenizer_json:
+    spm = tokenizer.read_spm(reader.vocabulary)
+    tokenizer.check_vocab_fits(spm, config.vocab_size, str(reader.model_dir))
+  start, eos = vocab_lib.decoder_start_id(vocab), int(vocab.eos_id)
+  pad = hf_tokenizer.export_pad_id(vocab, start, eos)
   fold_scale = config.tie_embeddings and config.scale_tied_logits
   tensors = mapping.tensors(config, lm_head=mapping.exports_lm_head(config))
   for t in tensors:
@@ -85,15 +101,31 @@ def export_hf(checkpoint: str | pathlib.Path, out: str | pathlib.Path, *,
       else:
         writer.write(t.hf, mapping.to_hf(t, reader.read(t.flan)))
     writer.close()
-    hf = mapping.hf_config(config, dtype=dtype_name, bos_id=tokenizer.DECODER_START_ID,
-                           eos_id=spm.eos_id, pad_id=tokenizer.DECODER_START_ID,
-                           max_position_embeddings=max_positions)
-    generation = {"bos_token_id": tokenizer.DECODER_START_ID, "eos_token_id": spm.eos_id,
-                  "pad_token_id": tokenizer.DECODER_START_ID}
+    hf = families.hf_config(config, dtype=dtype_name, bos_id=start, eos_id=eos, pad_id=pad,
+                            max_position_embeddings=max_positions)
+    generation = {"bos_token_id": start, "eos_token_id": eos, "pad_token_id": pad}
     _write_json(tmp / "config.json", hf)
     _write_json(tmp / "generation_config.json", generation)
-    tokenizer.write_hf_tokenizer(reader.vocabulary, tmp, spm, max_length=max_positions)
-    _write_json(tmp / "flan_prompt.json", tokenizer.prompt_format(spm, reader.meta))
+    if hf_tokenizer_json:
+      special = hf_tokenizer.write_tokenizer(vocab, tmp, start=start, eos=eos, pad=pad,
+                                             max_length=max_positions)
+      tokens = {"type": "tokenizers", "file": "tokenizer.json",
+                "note": "the model's own tokenizer; its post-processor adds the start token "
+                        "and EOS around the text"}
+    else:
+      special = tokenizer.write_hf_tokenizer(reader.vocabulary, tmp, spm, start=start, pad=pad,
+                                             max_length=max_positions)
+      tokens = {"type": "sentencepiece", "file": "tokenizer.model",
+                "note": "the reference tokenizer; transformers' LlamaTokenizer matches it on "
+                        "ordinary text"}
+    ids = {"bos_id": start, "eos_id": eos, "pad_id": pad, **special}
+    prompt = tokenizer.prompt_format(ids, tokens, reader.meta)
+    _write_json(tmp / "flan_prompt.json", prompt)
+    card = model_card.model_card(
+        name=pathlib.Path(out).name, family=config.family, num_params=config.num_params(),
+        prompt=prompt, meta=reader.meta, imported_from=reader.meta.get("imported_from"),
+        eval_summary=eval_summary)
+    (tmp / "README.md").write_text(card)
   return pathlib.Path(out).absolute()
 
 

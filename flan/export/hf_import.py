@@ -4,8 +4,9 @@
 
 reads config.json, *.safetensors and tokenizer.model from the Hugging Face folder and writes
 
-    model_config.json        the ModelConfig (mapping.model_config_from_hf) + vocabulary path
-    vocabulary.model         tokenizer.model: the run's SentencePiece vocabulary
+    model_config.json        the ModelConfig (families.model_config_from_hf) + vocabulary path
+    vocabulary.model         tokenizer.model: the run's SentencePiece vocabulary, or
+    vocabulary.json          tokenizer.json with the model's BOS/EOS/pad ids (hf_tokenizer.py)
     checkpoints/0/           an Orbax checkpoint {"step", "params"}, no optimizer state
     hf_config.json           the source config.json, for reference and the way back
     finetune.gin             model shape, vocabulary and init_from, on top of runs/train.gin:
@@ -19,12 +20,10 @@ the import is independent of the optimizer and can seed any number of runs. (`fl
 `flan export` read the import directory directly.)
 
 Tensors are converted one at a time (read from the safetensors file, laid out, cast, written by
-Orbax, dropped). Only SentencePiece tokenizers are supported: a checkpoint with tokenizer.json
-alone (e.g. Llama 3's tiktoken BPE) is refused, since SeqIO's vocabulary is SentencePiece.
-
-Note on ids: flan starts every decoder sequence with id 0 (SeqIO's pad id). A Llama tokenizer
-has <unk> at 0 and <s> at 1, so a Llama model sees <unk> where it was pretrained with <s>;
-fine-tuning adapts to it, zero-shot use of the raw import may suffer.
+Orbax, dropped). The vocabulary is the folder's tokenizer.model (SentencePiece) when it has one,
+else its tokenizer.json; either way every decoder segment then starts with the model's own BOS
+(Llama's <s> = 1, Gemma's <bos>, Qwen's <|endoftext|>), as it was pretrained
+(vocab.decoder_start_id).
 """
 
 from __future__ import annotations
@@ -36,11 +35,13 @@ import shutil
 
 import numpy as np
 
-from flan.export import ConversionError, mapping, output, tokenizer
+from flan.data import hf_vocab
+from flan.export import ConversionError, hf_tokenizer, mapping, output, tokenizer
 from flan.checkpoint import streaming
 from flan.export.safetensors_io import SafetensorsDir, SafetensorsError
 
-VOCABULARY_FILE = "vocabulary.model"
+VOCABULARY_FILE = "vocabulary.model"        # a SentencePiece tokenizer.model
+HF_VOCABULARY_FILE = "vocabulary.json"      # a tokenizer.json and its special ids (hf_vocab)
 GIN_FILE = "finetune.gin"
 IGNORED_SUFFIXES = ("rotary_emb.inv_freq",)  # buffers some old checkpoints saved
 
@@ -54,20 +55,22 @@ def _dtype(name: str) -> np.dtype:
 
 
 def read_source(source: pathlib.Path, param_dtype: str):
-  """(ModelConfig, HF config dict, SafetensorsDir, tokenizer.model path, SpmInfo), checked."""
+  """(ModelConfig, HF config dict, SafetensorsDir, tokenizer), checked; tokenizer is the
+  tokenizer.model path (SentencePiece, preferred) or (tokenizer.json content, special ids)."""
   config_path = source / "config.json"
   if not config_path.exists():
     raise ConversionError(f"{source} is not a Hugging Face model folder (no config.json)")
   hf = json.loads(config_path.read_text())
   config = mapping.model_config_from_hf(hf, param_dtype=param_dtype)
   spm_path = source / "tokenizer.model"
-  if not spm_path.exists():
-    if (source / "tokenizer.json").exists():
-      raise ConversionError(f"{source} has only a tokenizer.json fast tokenizer; flan needs a "
-                            f"SentencePiece model (tokenizer.model) as its vocabulary")
-    raise ConversionError(f"{source} has no tokenizer.model (SentencePiece) file")
-  spm = tokenizer.read_spm(spm_path)
-  tokenizer.check_vocab_fits(spm, config.vocab_size, str(source))
+  if spm_path.exists():
+    vocabulary = spm_path
+    tokenizer.check_vocab_fits(tokenizer.read_spm(spm_path), config.vocab_size, str(source))
+  elif (source / "tokenizer.json").exists():
+    vocabulary = hf_tokenizer.read_tokenizer(source, config.vocab_size)
+  else:
+    raise ConversionError(f"{source} has no tokenizer.model (SentencePiece) or tokenizer.json "
+                          f"file")
   try:
     weights = SafetensorsDir(source)
   except SafetensorsError as e:
@@ -85,7 +88,7 @@ def read_source(source: pathlib.Path, param_dtype: str):
   if unexpected:
     raise ConversionError(f"{source}: unexpected tensors for a {config.family} model: "
                           f"{', '.join(sorted(unexpected)[:5])}")
-  return config, hf, weights, spm_path, spm
+  return config, hf, weights, vocabulary
 
 
 def gin_text(config, vocabulary: pathlib.Path, init_from: pathlib.Path, source: str) -> str:
@@ -119,7 +122,8 @@ def import_hf(source: str | pathlib.Path, out: str | pathlib.Path, *,
 
   source = pathlib.Path(source).absolute()
   dtype = _dtype(param_dtype)
-  config, hf, weights, spm_path, _ = read_source(source, param_dtype)
+  config, hf, weights, vocabulary = read_source(source, param_dtype)
+  vocabulary_file = VOCABULARY_FILE if isinstance(vocabulary, pathlib.Path) else HF_VOCABULARY_FILE
   final = output.check_output(out, overwrite, source)
   by_path = {t.flan: t for t in mapping.tensors(config)}
 
@@ -128,13 +132,17 @@ def import_hf(source: str | pathlib.Path, out: str | pathlib.Path, *,
     return np.ascontiguousarray(mapping.from_hf(t, weights.read(t.hf), config), dtype=dtype)
 
   with output.staged_output(final, overwrite, source) as tmp:
-    shutil.copyfile(spm_path, tmp / VOCABULARY_FILE)
-    fingerprint = vocab_lib.fingerprint(str(tmp / VOCABULARY_FILE))
-    saved = {"model": dataclasses.asdict(config), "vocabulary": str(final / VOCABULARY_FILE),
+    if isinstance(vocabulary, pathlib.Path):
+      shutil.copyfile(vocabulary, tmp / vocabulary_file)
+    else:
+      tokenizer_json, special = vocabulary
+      hf_vocab.write_vocabulary(tokenizer_json, tmp / vocabulary_file, **special)
+    fingerprint = vocab_lib.fingerprint(str(tmp / vocabulary_file))
+    saved = {"model": dataclasses.asdict(config), "vocabulary": str(final / vocabulary_file),
              "vocabulary_fingerprint": fingerprint}
     (tmp / MODEL_CONFIG_FILE).write_text(json.dumps(saved, indent=2))
     (tmp / "hf_config.json").write_text(json.dumps(hf, indent=2) + "\n")
-    (tmp / GIN_FILE).write_text(gin_text(config, final / VOCABULARY_FILE, final, str(source)))
+    (tmp / GIN_FILE).write_text(gin_text(config, final / vocabulary_file, final, str(source)))
     bar = tqdm(total=len(by_path) + 1, desc="import hf", unit="tensor", disable=not progress)
     meta = {"step": 0, "data": {"batches": 0}, "vocabulary": fingerprint,
             "imported_from": str(source)}

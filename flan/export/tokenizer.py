@@ -68,11 +68,15 @@ def check_vocab_fits(info: SpmInfo, vocab_size: int, where: str) -> None:
 
 
 def write_hf_tokenizer(spm_path: str | pathlib.Path, out: pathlib.Path, info: SpmInfo,
-                       max_length: int) -> None:
-  """tokenizer.model, tokenizer_config.json and special_tokens_map.json into `out`."""
+                       max_length: int, start: int = DECODER_START_ID,
+                       pad: int = DECODER_START_ID) -> dict:
+  """tokenizer.model, tokenizer_config.json and special_tokens_map.json into `out`; returns the
+  special tokens. `start` is the decoder start token (bos_token), `pad` the padding token."""
+  import sentencepiece
   shutil.copyfile(spm_path, out / "tokenizer.model")
-  special = {"bos_token": info.pieces[DECODER_START_ID], "eos_token": info.pieces[info.eos_id],
-             "pad_token": info.pieces[DECODER_START_ID]}
+  piece = sentencepiece.SentencePieceProcessor(model_file=str(spm_path)).id_to_piece
+  special = {"bos_token": piece(start), "eos_token": info.pieces[info.eos_id],
+             "pad_token": piece(pad)}
   if info.unk_id >= 0:
     special["unk_token"] = info.pieces[info.unk_id]
   config = {"tokenizer_class": "LlamaTokenizer", **special, "add_bos_token": True,
@@ -81,25 +85,24 @@ def write_hf_tokenizer(spm_path: str | pathlib.Path, out: pathlib.Path, info: Sp
             "padding_side": "right"}
   (out / "tokenizer_config.json").write_text(json.dumps(config, indent=2) + "\n")
   (out / "special_tokens_map.json").write_text(json.dumps(special, indent=2) + "\n")
+  return special
 
 
-def prompt_format(info: SpmInfo, meta: dict) -> dict:
+def prompt_format(ids: dict, tokenizer: dict, meta: dict) -> dict:
   """flan_prompt.json: how the model expects its text, for whoever serves the export."""
   from flan.data import render
-  eos = info.pieces[info.eos_id]
   example_inputs = ("Premise: A man is playing a guitar.\nHypothesis: A person makes music.\n"
                     "Does the premise entail the hypothesis?\n" +
                     render.options_block(["yes", "it is not possible to tell", "no"]))
   return {
       "format": "flan-instruction/1",
-      "tokenizer": {"type": "sentencepiece", "file": "tokenizer.model",
-                    "note": "the reference tokenizer; transformers' LlamaTokenizer matches it on "
-                            "ordinary text"},
+      "tokenizer": tokenizer,
       "sequence": "[bos_id] + encode(inputs) + [eos_id] + encode(targets) + [eos_id]",
-      "bos_id": DECODER_START_ID, "bos_token": info.pieces[DECODER_START_ID],
-      "eos_id": info.eos_id, "eos_token": eos, "pad_id": DECODER_START_ID,
+      "bos_id": ids["bos_id"], "bos_token": ids["bos_token"],
+      "eos_id": ids["eos_id"], "eos_token": ids["eos_token"], "pad_id": ids["pad_id"],
       "separator": "eos: inputs end with eos_id; the model then writes the targets and eos_id",
-      "generate": "feed tokenizer(inputs).input_ids (bos and eos added) and decode until eos_id",
+      "generate": "feed tokenizer(inputs).input_ids (bos and eos added) and decode until eos_id; "
+                  "pad_id differs from bos_id, so no attention mask is needed",
       "options": {**render.FLAN_OPTIONS.as_dict(),
                   "block": "header line, then one '<marker> <option>' line per option",
                   "example": render.options_block(["yes", "no"])},
