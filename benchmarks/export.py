@@ -20,6 +20,9 @@ Models:
   small  presets["small"]: 8 x 512, V = 32000, ~51M parameters (largest tensor: the embedding).
   1b     a TinyLlama-1.1B-shaped decoder: 22 x 2048, 32 heads / 4 KV heads, F = 5632,
          V = 32000, untied: ~1.1B parameters, 4.4 GB in float32.
+  llama3_1b, mistral_1b, qwen2_0.5b, qwen3_0.6b, gemma2_1b, gemma3_1b
+         each open family at ~1B (FAMILY_MODELS): its own config.json and tensor names, the
+         demo vocabulary (the files' size is the model's).
 
 Prints exactly one JSON line on stdout; progress goes to stderr.
 """
@@ -50,9 +53,28 @@ MODELS = {
                       scale_tied_logits=False),
 }
 # The interpreter with everything the commands import and the JAX CPU client started.
-BASELINE = ("from flan import cli, render, vocab; from flan.export import hf_export, hf_import, "
-            "params_export, streaming; import tensorstore, orbax.checkpoint, jax; "
-            "jax.numpy.zeros(1).block_until_ready()")
+BASELINE = ("from flan import cli; from flan.data import render, vocab; from flan.export import "
+            "hf_export, hf_import, params_export; from flan.checkpoint import streaming; "
+            "import tensorstore, orbax.checkpoint, jax; jax.numpy.zeros(1).block_until_ready()")
+# ~1B decoders of each open family (configs/models/<preset>.gin, float32 parameters; Mistral 7B
+# and Gemma 2 2B cut to the layers that make ~1B): name -> (preset, num_layers or None).
+FAMILY_MODELS = {"llama3_1b": ("llama3_2_1b", None), "mistral_1b": ("mistral_7b", 4),
+                 "qwen2_0.5b": ("qwen2_5_0_5b", None), "qwen3_0.6b": ("qwen3_0_6b", None),
+                 "gemma2_1b": ("gemma2_2b", 6), "gemma3_1b": ("gemma3_1b", None)}
+
+
+def family_model(preset: str, num_layers: int | None) -> ModelConfig:
+  """The ModelConfig a configs/models preset binds, in float32, optionally with fewer layers."""
+  import gin
+
+  from flan.cli import gin_config
+  gin_config.parse([f"models/{preset}.gin"], [])
+  try:
+    config = gin.query_parameter("%MODEL").scoped_configurable_fn()
+  finally:
+    gin.clear_config()
+  return dataclasses.replace(config, dtype="float32",
+                             num_layers=num_layers or config.num_layers)
 
 
 def write_random_checkpoint(model_dir: pathlib.Path, config: ModelConfig) -> None:
@@ -127,10 +149,13 @@ def measure(name: str, config: ModelConfig, workdir: pathlib.Path, baseline_mb: 
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--quick", action="store_true", help="the small model only")
-  parser.add_argument("--models", default=None, help="comma-separated: small,1b")
+  parser.add_argument("--models", default=None,
+                      help="comma-separated: small,1b," + ",".join(FAMILY_MODELS))
   parser.add_argument("--workdir", default=None, help="scratch folder (default: a temp dir)")
   parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
   args = parser.parse_args()
+  for name, (preset, layers) in FAMILY_MODELS.items():
+    MODELS[name] = family_model(preset, layers)
   names = args.models.split(",") if args.models else (["small"] if args.quick else list(MODELS))
   workdir = pathlib.Path(args.workdir or tempfile.mkdtemp(prefix="flan-export-bench-"))
   workdir.mkdir(parents=True, exist_ok=True)

@@ -319,7 +319,7 @@ def test_errors_are_one_line(llama, tmp_path, capsys):
       "fast": (broken_copy("fast", drop=["tokenizer.model"]), "no tokenizer.model"),
   }
   (cases["fast"][0] / "tokenizer.json").write_text("{}")
-  cases["fast"] = (cases["fast"][0], "needs a SentencePiece model")
+  cases["fast"] = (cases["fast"][0], "tokenizer.json is not a tokenizers file")
   bad_model = tmp_path / "bad_model"
   shutil.copytree(flan_dir, bad_model)
   saved = json.loads((bad_model / "model_config.json").read_text())
