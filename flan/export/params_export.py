@@ -40,9 +40,12 @@ def export_params(checkpoint: str | pathlib.Path, out: str | pathlib.Path, *,
     return np.ascontiguousarray(reader.read(path), dtype=out_dtype)
 
   with output.staged_output(final, overwrite, reader.model_dir) as tmp:
-    shutil.copyfile(reader.vocabulary, tmp / VOCABULARY_FILE)
+    # vocabulary.model (SentencePiece) or vocabulary.json (a tokenizer.json vocabulary).
+    vocabulary_file = pathlib.Path(VOCABULARY_FILE).with_suffix(
+        pathlib.Path(str(reader.vocabulary)).suffix or ".model").name
+    shutil.copyfile(reader.vocabulary, tmp / vocabulary_file)
     saved = dict(reader.saved, model=dataclasses.asdict(config),
-                 vocabulary=str(final / VOCABULARY_FILE))
+                 vocabulary=str(final / vocabulary_file))
     (tmp / streaming.MODEL_CONFIG_FILE).write_text(json.dumps(saved, indent=2))
     if (reader.model_dir / "hf_config.json").exists():
       shutil.copyfile(reader.model_dir / "hf_config.json", tmp / "hf_config.json")

@@ -6,8 +6,9 @@ at the edges and it can be hashed into jit caches.
 The counts are computed from the formula, never from a built model, so a test can check the
 formula against the real parameter tree:
 
-  num_params      every parameter: embedding, (unembed), per layer 2 norms + attention + MLP,
-                  final norm.
+  num_params      every parameter: embedding, (unembed), per layer its norms (2, or 4 with
+                  post_norms, + 2 head-sized with qk_norm), q/k/v biases (qkv_bias), attention +
+                  MLP kernels, final norm.
   matmul_params   parameters that take part in matmuls: attention q/k/v/o, the three MLP kernels,
                   the output projection (the tied embedding counts once, as the output projection;
                   an untied input embedding is a lookup and does not count). Norm scales don't.
