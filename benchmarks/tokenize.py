@@ -45,8 +45,8 @@ from pipeline import synthetic_data_dir  # noqa: E402  benchmarks/pipeline.py
 
 
 def rendered_text(data_dir: str, limit: int) -> list[str]:
-  from flan.data import vocab as vocab_lib
-  lines = vocab_lib.corpus(data_dir)
+  from flan.data import vocab_build
+  lines = vocab_build.corpus(data_dir)
   return lines[:limit] if limit else lines
 
 
