@@ -30,6 +30,12 @@ EOS_NAMES = ("</s>", "<|end_of_text|>", "<eos>", "<|endoftext|>")
 BOS_NAMES = ("<s>", "<|begin_of_text|>", "<bos>")
 
 
+def _read(path) -> str:
+  """A file's text, local or remote (gs://)."""
+  from etils import epath
+  return epath.Path(path).read_text()
+
+
 def is_hf_vocabulary(path: str | pathlib.Path) -> bool:
   return str(path).endswith(".json")
 
@@ -68,7 +74,7 @@ class HfTokenizerVocabulary(seqio.Vocabulary):
   def __init__(self, path: str | pathlib.Path):
     from tokenizers import Tokenizer
     self._path = str(path)
-    data = json.loads(pathlib.Path(path).read_text())
+    data = json.loads(_read(path))
     if data.get("format") == FORMAT:
       tokenizer_json, ids = data["tokenizer"], data
     else:
@@ -175,5 +181,5 @@ def write_vocabulary(tokenizer_json: dict, out: pathlib.Path, *, bos_id, eos_id,
 
 def tokenizer_json(path: str | pathlib.Path) -> dict:
   """The plain tokenizer.json content of a vocabulary file (wrapped or bare)."""
-  data = json.loads(pathlib.Path(path).read_text())
+  data = json.loads(_read(path))
   return data["tokenizer"] if data.get("format") == FORMAT else data

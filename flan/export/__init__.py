@@ -1,15 +1,19 @@
 """Hugging Face import/export and params-only export of flan checkpoints, one tensor at a time.
 
-    flan import hf --from HF_DIR --out MODEL_DIR       a local Llama checkpoint -> a flan model dir
+    flan import hf --from HF_DIR --out MODEL_DIR       a local checkpoint -> a flan model dir
     flan export hf --checkpoint MODEL_DIR --out DIR     -> safetensors + config.json + tokenizer
     flan export params --checkpoint MODEL_DIR --out DIR [--dtype bfloat16]
 
 Modules (each one idea; see README.md in this folder for the layouts and the scanned format):
-  mapping.py          flan parameter paths <-> Llama tensor names, layouts and configs
+  families.py         config.json <-> ModelConfig per family (Llama, Mistral, Qwen2/3, Gemma 2/3)
+  mapping.py          flan parameter paths <-> Hugging Face tensor names and layouts
   safetensors_io.py   streaming safetensors reader and sharded writer (numpy only)
   streaming.py        Orbax checkpoints read and written one tensor at a time
   output.py           export folders that never look complete before they are
   tokenizer.py        the SentencePiece vocabulary as Hugging Face tokenizer files, prompt format
+  hf_tokenizer.py     a model's tokenizer.json in (special ids) and out (prompt post-processor,
+                      chat template, padding id distinct from the start token)
+  model_card.py       the export's README.md
   hf_import.py, hf_export.py, params_export.py   the three commands
 """
 
