@@ -122,7 +122,7 @@ def export_hf(checkpoint: str | pathlib.Path, out: str | pathlib.Path, *,
     prompt = tokenizer.prompt_format(ids, tokens, reader.meta)
     _write_json(tmp / "flan_prompt.json", prompt)
     card = model_card.model_card(
-        name=pathlib.Path(out).name, family=config.family, num_params=config.num_params(),
+        family=config.family, num_params=config.num_params(),
         prompt=prompt, meta=reader.meta, imported_from=reader.meta.get("imported_from"),
         eval_summary=eval_summary)
     (tmp / "README.md").write_text(card)

@@ -47,7 +47,7 @@ def heldout_cluster(mixture: str | None) -> str | None:
   return match.group(1) if match else None
 
 
-def model_card(*, name: str, family: str, num_params: int, prompt: dict, meta: dict,
+def model_card(*, family: str, num_params: int, prompt: dict, meta: dict,
                imported_from: str | None = None,
                eval_summary: str | None = None) -> str:
   """The README.md text (see the module docstring)."""
@@ -55,7 +55,7 @@ def model_card(*, name: str, family: str, num_params: int, prompt: dict, meta: d
   mixture = meta.get("mixture")
   held_out = heldout_cluster(mixture)
   lines = [
-      f"# {name}",
+      f"# flan-{family}" + (f" ({mixture})" if mixture else ""),
       "",
       f"A {family} decoder ({num_params:,} parameters) instruction-tuned with "
       f"[flan](https://github.com/) in the FLAN format"
