@@ -113,7 +113,7 @@ def test_import_finetune_heldout_eval_export_and_transformers_agree(
     output = model.generate(input_ids, max_new_tokens=6, do_sample=False)
     assert output[0, input_ids.shape[1]:].tolist() == ids
   # And the text through flan's own decoding path equals transformers' decoded text.
-  greedy = decoding.greedy_decode(graphdef, params, vocab, prompts[:1], max_new_tokens=6)
+  greedy = decoding.decode_texts(graphdef, params, vocab, prompts[:1], max_new_tokens=6)
   model.generation_config.eos_token_id = end
   input_ids = tokenizer(prompts[0], return_tensors="pt").input_ids
   output = model.generate(input_ids, max_new_tokens=6, do_sample=False)
