@@ -1,0 +1,88 @@
+"""The `flan` command as a careful user meets it: every name a user types is checked before any
+work starts, and a mistake is one line with the fix (issue 17)."""
+
+import subprocess
+import sys
+
+import pytest
+
+from flan import cli
+from flan.cli import gin_config
+
+
+def run_cli(capsys, *argv):
+  code = cli.main(list(argv))
+  out, err = capsys.readouterr()
+  return code, out, err
+
+
+def flan_subprocess(*argv, cwd=None, env=None):
+  """`flan ARGV` as a user runs it: (exit status, stdout, stderr)."""
+  result = subprocess.run([sys.executable, "-m", "flan.cli", *argv], capture_output=True,
+                          text=True, timeout=300, cwd=cwd, env=env)
+  return result.returncode, result.stdout, result.stderr
+
+
+# ------------------------------------------------------------------ gin bindings
+
+
+def test_misspelled_macro_and_unquoted_string_stop_before_any_work(tmp_path):
+  # A typo in a macro name used to train into the config's default MODEL_DIR.
+  code, out, err = flan_subprocess("train", "--gin_file=demo.gin",
+                                   f"--gin.MODEL_DIRR='{tmp_path}/run'", cwd=tmp_path)
+  assert code == 2 and out == ""
+  assert err.strip().splitlines() == [
+      "flan: error: gin: --gin.MODEL_DIRR binds a macro that no config reads; did you mean "
+      "MODEL_DIR or MODEL? (macros read: MIXTURE, MODEL, MODEL_DIR)"]
+  assert list(tmp_path.iterdir()) == []  # no runs/demo/model, no config.gin
+  code, out, err = flan_subprocess("train", "--gin_file=demo.gin", "--gin.MODEL_DIR=/tmp/x",
+                                   cwd=tmp_path)
+  assert code == 2 and list(tmp_path.iterdir()) == []
+  assert err.strip().splitlines() == [
+      "flan: error: gin: --gin.MODEL_DIR=/tmp/x is not a gin value; quote a string twice, once "
+      "for the shell and once for gin: --gin.MODEL_DIR=\"'/tmp/x'\" (or MODEL_DIR = '/tmp/x' in "
+      "--gin_bindings)"]
+
+
+@pytest.mark.parametrize("binding, message", [
+    ("trainer.train.num_stepz = 3",
+     "gin: Configurable 'trainer.train' doesn't have a parameter named 'num_stepz'. Did you mean "
+     "num_steps?"),
+    ("trainer.trian.num_steps = 3",
+     "gin: No configurable matching 'trainer.trian'. Did you mean trainer.train?"),
+    ("config.ModelConfig.d_modl = 3",
+     "gin: Configurable 'config.ModelConfig' doesn't have a parameter named 'd_modl'. Did you "
+     "mean d_model?"),
+    ("MIXTURE = mix:synthetic",
+     "gin: --gin.MIXTURE=mix:synthetic is not a gin value; quote a string twice, once for the "
+     "shell and once for gin: --gin.MIXTURE=\"'mix:synthetic'\" (or MIXTURE = 'mix:synthetic' in "
+     "--gin_bindings)"),
+    ("MODEL_DIR = 'x", "gin: --gin.MODEL_DIR='x is not a gin value (unbalanced quotes or "
+                       "brackets?)"),
+])
+def test_bad_bindings_name_the_binding_and_the_fix(binding, message):
+  with pytest.raises(gin_config.GinError) as e:
+    gin_config.parse(["demo.gin"], [binding])
+  assert str(e.value) == message
+
+
+def test_binding_of_a_configurable_the_config_never_calls(tmp_path):
+  config = tmp_path / "constant_lr.gin"
+  config.write_text("from __gin__ import dynamic_registration\nfrom flan.train import optimizer\n"
+                    "include 'models/tiny.gin'\ninclude 'runs/train.gin'\n"
+                    "optimizer.warmup_rsqrt_schedule.warmup_steps = 10\n")
+  with pytest.raises(gin_config.GinError) as e:
+    gin_config.parse([str(config)], ["optimizer.warmup_rsqrt_schedule.warmup_steps = 3"])
+  assert str(e.value) == (
+      "gin: --gin.optimizer.warmup_rsqrt_schedule.warmup_steps binds a parameter of "
+      "flan.train.optimizer.warmup_rsqrt_schedule, which this config never calls (it calls "
+      "config.ModelConfig, optimizer.adafactor, trainer.train)")
+
+
+def test_bindings_that_are_read_parse():
+  import gin
+  gin_config.parse(["demo.gin"], ["MODEL_DIR = '/tmp/x'", "trainer.train.num_steps = 7",
+                                  "optimizer.warmup_rsqrt_schedule.warmup_steps = 3",
+                                  "optimizer.adafactor.decay_rate = 0.5"])
+  assert gin.query_parameter("%MODEL_DIR") == "/tmp/x"
+  assert gin.query_parameter("flan.train.trainer.train.num_steps") == 7
