@@ -86,3 +86,46 @@ def test_bindings_that_are_read_parse():
                                   "optimizer.adafactor.decay_rate = 0.5"])
   assert gin.query_parameter("%MODEL_DIR") == "/tmp/x"
   assert gin.query_parameter("flan.train.trainer.train.num_steps") == 7
+
+
+# ------------------------------------------------------------------ results table
+
+
+def test_majority_baseline_and_constant_answer_note():
+  from flan.data import render
+  from flan.eval import aggregate, evaluate
+
+  def example(answer):
+    return render.Example(inputs="q", targets=answer, answers=(answer,), options=("yes", "no"))
+
+  examples = [example(a) for a in ("yes", "yes", "yes", "no")]
+  assert evaluate.majority("accuracy", examples) == 0.75
+  assert evaluate.majority("squad", examples) is None
+  assert evaluate.top_answer(["yes", "no", "yes", "yes"]) == ("yes", 0.75)
+  assert evaluate.top_answer([]) == (None, None)
+
+  def rows(task, cluster, top_share, split="test"):
+    return [{"task": task, "entry": task, "cluster": cluster, "template": t, "split": split,
+             "shots": 0, "metric": "accuracy", "score": 0.47, "scores": {"accuracy": 0.47},
+             "chance": 0.5, "majority": 0.53, "top_answer": "yes", "top_share": top_share,
+             "num_examples": 100} for t in (0, 1)]
+
+  summary = aggregate.summarize(rows("rte", "nli", 1.0) + rows("sst2", "sentiment", 0.6),
+                                heldout={"nli"})
+  rte = summary[0]
+  assert (rte["majority"], rte["top_share"], rte["top_answers"]) == (0.53, 1.0, ["yes"])
+  table = aggregate.markdown_table(summary)
+  lines = table.splitlines()
+  assert lines[0].endswith("| chance | majority class | other scores |")
+  assert lines[2] == "| rte | nli | held-out | accuracy | test | 100 | 47.0 | – | 50.0 | 53.0 |  |"
+  notes = lines[lines.index("") + 1:]
+  assert notes == [
+      "- rte: the model answers 'yes' to 100.0% of the test examples (mean over templates), so "
+      "its score measures the label balance, not the task; always answering the commonest gold "
+      "answer scores 53.0.",
+      "- held-out tasks: near chance is the faithful result for a small model; the paper finds "
+      "instruction tuning helps held-out clusters only at 68B and 137B parameters (it hurts at "
+      "8B and below)."]
+  # Nothing held out and no constant answer: no notes at all.
+  assert "" not in aggregate.markdown_table(
+      aggregate.summarize(rows("sst2", "sentiment", 0.6))).splitlines()

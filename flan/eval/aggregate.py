@@ -73,10 +73,43 @@ def summarize(rows: list[dict], heldout=frozenset(), report_split: str = REPORT_
         "best_template": best_template,
         "best": best_row["score"] if best_row else None,
         "chance": _mean(r["chance"] for r in tested.values()),
+        "majority": _mean(r.get("majority") for r in tested.values()),
+        **one_answer(tested.values()),
         "mean_scores": {k: _mean(r["scores"][k] for r in tested.values()) for k in score_names},
         "best_scores": dict(best_row["scores"]) if best_row else {},
     })
   return sorted(summary, key=lambda s: (s["status"] != "held-out", s["cluster"], s["task"]))
+
+
+ONE_ANSWER_SHARE = 0.95  # a model that gives one answer to this share of examples: noted
+
+
+def one_answer(template_rows) -> dict:
+  """{'top_share': mean over templates of the share of their examples given the template's most
+  common answer, 'top_answers': those answers where the share reaches ONE_ANSWER_SHARE}."""
+  rows = [r for r in template_rows if r.get("top_share") is not None]
+  return {"top_share": _mean(r["top_share"] for r in rows),
+          "top_answers": sorted({str(r["top_answer"]) for r in rows
+                                 if r["top_share"] >= ONE_ANSWER_SHARE})}
+
+
+def notes(summary: list[dict]) -> list[str]:
+  """Lines under the results table: constant answers, and how to read held-out scores."""
+  lines = []
+  for s in summary:
+    share = s.get("top_share")
+    if share is not None and share >= ONE_ANSWER_SHARE:
+      answers = " / ".join(repr(a) for a in s.get("top_answers", [])) or "one answer"
+      baseline = (f"; always answering the commonest gold answer scores "
+                  f"{percent(s['majority'])}" if s.get("majority") is not None else "")
+      lines.append(f"- {s['task']}: the model answers {answers} to {percent(share)}% of the "
+                   f"{s['split']} examples (mean over templates), so its score measures the "
+                   f"label balance, not the task{baseline}.")
+  if any(s["status"] == "held-out" for s in summary):
+    lines.append("- held-out tasks: near chance is the faithful result for a small model; the "
+                 "paper finds instruction tuning helps held-out clusters only at 68B and 137B "
+                 "parameters (it hurts at 8B and below).")
+  return lines
 
 
 def percent(value) -> str:
@@ -104,15 +137,16 @@ def markdown_table(summary: list[dict]) -> str:
   which of its sub-scores), the split scored (and the TFDS split behind it) and the number of
   examples scored on it (for grouped entries: inputs, each with all its references)."""
   lines = ["| task | cluster | status | metric | split scored | n | mean over templates | "
-           "best on validation | chance | other scores |",
-           "|---|---|---|---|---|---:|---:|---:|---:|---|"]
+           "best on validation | chance | majority class | other scores |",
+           "|---|---|---|---|---|---:|---:|---:|---:|---:|---|"]
   for s in summary:
     best = percent(s["best"]) + (f" (t{s['best_template']})" if s["best_template"] is not None
                                  else "")
     lines.append(f"| {s['task']} | {s['cluster']} | {s['status']} | {metric_name(s)} | "
                  f"{split_name(s)} | {s['num_examples']} | {percent(s['mean'])} | {best} | "
-                 f"{percent(s['chance'])} | {details(s)} |")
-  return "\n".join(lines)
+                 f"{percent(s['chance'])} | {percent(s.get('majority'))} | {details(s)} |")
+  extra = notes(summary)
+  return "\n".join(lines + ([""] + extra if extra else []))
 
 
 def flatten(row: dict) -> dict:

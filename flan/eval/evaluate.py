@@ -4,7 +4,12 @@
     rows[0] == {"task": "synth_containment", "entry": "synth_containment", "cluster": "nli",
                 "template": 0, "split": "validation", "tfds_split": "validation", "shots": 0,
                 "metric": "accuracy", "score": 0.71, "scores": {"accuracy": 0.71},
-                "chance": 0.5, "num_examples": 64}
+                "chance": 0.5, "majority": 0.53, "top_answer": "yes", "top_share": 0.62,
+                "num_examples": 64}
+
+`majority` is the accuracy of always giving the most common gold answer (classification scored
+by accuracy; else None); `top_answer` is the model's most common prediction and `top_share` the
+fraction of the examples it was given to (1.0: the same answer to every example).
 
 Classification templates are scored by rank classification over the options, generation
 templates by greedy (or beam) decoding with a key/value cache, every template and split of the
@@ -17,6 +22,7 @@ different target fields (translation both ways) reports one task per target:
 
 from __future__ import annotations
 
+import collections
 import json
 import logging
 
@@ -41,6 +47,22 @@ def chance(metric: str, examples) -> float | None:
   if metric != "accuracy" or not examples or not examples[0].options:
     return None
   return sum(1.0 / len(ex.options) for ex in examples) / len(examples)
+
+
+def majority(metric: str, examples) -> float | None:
+  """Accuracy of always answering the most common gold answer; None where chance is None."""
+  if chance(metric, examples) is None:
+    return None
+  counts = collections.Counter(ex.answers[0] for ex in examples if ex.answers)
+  return max(counts.values()) / len(examples) if counts else None
+
+
+def top_answer(predictions) -> tuple[str | None, float | None]:
+  """(the most common prediction, the fraction of predictions that are it)."""
+  if not predictions:
+    return None, None
+  answer, count = collections.Counter(predictions).most_common(1)[0]
+  return answer, count / len(predictions)
 
 
 def decode_budget(vocab, examples) -> int:
@@ -123,6 +145,8 @@ def evaluate_entry(graphdef, params, vocab, spec, *, splits=SPLITS, limit: int |
                  "shots": shots,
                  "metric": spec.metric, "score": metrics.primary(spec.metric, scores),
                  "scores": scores, "chance": chance(spec.metric, template_examples),
+                 "majority": majority(spec.metric, template_examples),
+                 **dict(zip(("top_answer", "top_share"), top_answer(template_predictions))),
                  "num_examples": len(pairs)})
     if predictions_file is not None:
       for ex, prediction in zip(template_examples, template_predictions):
