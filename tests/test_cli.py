@@ -85,9 +85,17 @@ def test_train_command_with_gin_flags(capsys, tmp_path, synthetic_data_dir, use_
           "--gin.trainer.train.num_steps=4", "--gin.trainer.train.inputs_length=96",
           "--gin.trainer.train.targets_length=32", "--gin.trainer.train.checkpoint_every=2",
           "--gin.trainer.train.log_every=2", "--gin.trainer.train.progress=False"]
-  code, _, err = run_cli(capsys, *argv)
+  code, out, err = run_cli(capsys, *argv)
   assert code == 0, err
+  assert out.splitlines()[-2:] == [
+      f"{model_dir}: trained to step 4 (checkpoints/, metrics.jsonl, operative_config.gin)",
+      f"next: flan eval --model_dir {model_dir} --task TASK (or --cluster C)"]
   assert sorted(p.name for p in (model_dir / "checkpoints").iterdir()) == ["2", "4"]
+  code, out, err = run_cli(capsys, *argv)  # again: nothing left to train
+  assert code == 0, err
+  assert out.splitlines()[-2] == (
+      f"{model_dir}: the run is already complete at step 4 (num_steps = 4); nothing was "
+      f"trained. To train longer, raise --gin.trainer.train.num_steps")
   assert len((model_dir / "metrics.jsonl").read_text().splitlines()) == 2
   operative = (model_dir / "operative_config.gin").read_text()
   assert "num_steps = 4" in operative and "learning_rate = 3e-05" in operative

@@ -1,6 +1,8 @@
 """The `flan` command as a careful user meets it: every name a user types is checked before any
 work starts, and a mistake is one line with the fix (issue 17)."""
 
+import importlib
+import shlex
 import subprocess
 import sys
 
@@ -129,3 +131,100 @@ def test_majority_baseline_and_constant_answer_note():
   # Nothing held out and no constant answer: no notes at all.
   assert "" not in aggregate.markdown_table(
       aggregate.summarize(rows("sst2", "sentiment", 0.6))).splitlines()
+
+
+# ------------------------------------------------------------------ collections and clusters
+
+
+def test_help_shows_the_gin_flag_form_and_every_default():
+  code, out, _ = flan_subprocess("train", "--help")
+  assert code == 0
+  assert "--gin.NAME=VALUE" in out and "--gin.MODEL_DIR=\"'runs/my_run'\"" in out
+  assert "--gin_file GIN_FILE   gin file (repeatable)" in out
+  main = importlib.import_module("flan.cli.main")
+  parser = main.build_parser()
+  eval_help = parser._subparsers._group_actions[0].choices["eval"].format_help()
+  assert "(default: the one MODEL_DIR was trained on" in " ".join(eval_help.split())
+  assert "(default: validation test)" in " ".join(eval_help.split())
+  assert "(default: 100)" in eval_help and "(default: 0)" in eval_help
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["data", "list", "--cluster", "nlii"], "unknown cluster 'nlii'; did you mean nli? (known: "),
+    (["data", "list", "--collection", "flaan"],
+     "unknown collection 'flaan'; did you mean flan? (known: flan, synthetic)"),
+    (["data", "list", "--collection", "synthetic", "--cluster", "translation"],
+     "collection 'synthetic' has no entries in cluster 'translation'; its clusters: nli, "
+     "sentiment, struct_to_text, arithmetic"),
+    (["eval", "--model_dir", "/nonexistent", "--cluster", "nlii"], "unknown cluster 'nlii'"),
+    (["eval", "--model_dir", "/nonexistent", "--cluster", "nli"],
+     "model directory /nonexistent does not exist"),
+    (["eval", "--model_dir", "/nonexistent", "--collection", "flaan"], "unknown collection"),
+    (["sweep", "holdout", "--gin_file=demo.gin", "--print_only", "--clusters", "nlii"],
+     "unknown cluster 'nlii'"),
+    (["sweep", "holdout", "--gin_file=demo.gin", "--print_only", "--collection", "flaan"],
+     "unknown collection 'flaan'"),
+    (["sweep", "holdout", "--gin_file=demo.gin", "--print_only", "--gin.MIXTUR='x'"],
+     "gin: --gin.MIXTUR binds a macro that no config reads; did you mean MIXTURE?"),
+    (["data", "show", "synth_reviews", "--n", "0"], "argument --n: must be 1 or more, got 0"),
+    (["data", "export", "synth_reviews", "--split", "train", "--out", "x.jsonl", "--limit", "0"],
+     "argument --limit: must be 1 or more, got 0"),
+])
+def test_unknown_names_are_one_line_errors(capsys, argv, message):
+  with pytest.raises(SystemExit) if "argument" in message else _nothing():
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 2 and out == ""
+  if "argument" in message:
+    err = capsys.readouterr().err
+  assert len(err.strip().splitlines()) == 1 and message in err
+
+
+class _nothing:
+  def __enter__(self):
+    return self
+
+  def __exit__(self, *exc):
+    return False
+
+
+def write_meta(model_dir, step, mixture):
+  meta = model_dir / "checkpoints" / str(step) / "meta"
+  meta.mkdir(parents=True)
+  (meta / "metadata").write_text(f'{{"step": {step}, "mixture": "{mixture}"}}')
+
+
+def test_eval_takes_the_collection_the_model_was_trained_on(tmp_path):
+  from flan.cli import defaults
+  main = importlib.import_module("flan.cli.main")
+  from flan.data import catalog
+
+  def specs(*argv):
+    args = main.build_parser().parse_args(["eval", "--model_dir", str(tmp_path), *argv])
+    return [s.name for s in main._eval_specs(args)]
+
+  flan_nli = [s.name for s in catalog.entries(collection="flan", cluster="nli")]
+  synthetic_nli = [s.name for s in catalog.entries(collection="synthetic", cluster="nli")]
+  with pytest.raises(catalog.UnknownEntryError, match="no record of what it was trained on; "
+                                                      "pass --collection"):
+    specs("--cluster", "nli")
+  (tmp_path / "config.gin").write_text("MIXTURE = 'mix:synthetic'\n")
+  assert specs("--cluster", "nli") == synthetic_nli
+  write_meta(tmp_path, 5, "mix:synthetic")
+  write_meta(tmp_path, 10, "mix:flan:heldout_nli")  # the newest checkpoint's mixture wins
+  assert defaults.trained_mixture(tmp_path) == "mix:flan:heldout_nli"
+  assert specs("--cluster", "nli") == flan_nli and "rte" in flan_nli
+  assert specs("--cluster", "nli", "--collection", "synthetic") == synthetic_nli
+
+
+def test_sweep_print_only_trains_on_the_gin_configs_collection(tmp_path):
+  code, out, err = flan_subprocess("sweep", "holdout", "--gin_file=demo.gin", "--print_only",
+                                   "--out", str(tmp_path))
+  assert code == 0, err
+  lines = out.splitlines()
+  mixtures = [arg.split(" = ")[1] for line in lines for arg in shlex.split(line)
+              if arg.startswith("--gin_bindings=MIXTURE")]
+  assert mixtures == [
+      "'mix:synthetic:heldout_nli'", "'mix:synthetic:heldout_sentiment'",
+      "'mix:synthetic:heldout_struct_to_text'", "'mix:synthetic:heldout_arithmetic'"]
+  assert all("--collection=synthetic" in line for line in lines)
+  assert list(tmp_path.iterdir()) == []

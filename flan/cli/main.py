@@ -36,38 +36,138 @@ from flan.errors import UserError
 CPU_COMPUTE_COMMANDS = ("train", "eval", "demo", "sweep")
 
 
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+  """Every flag's default in `--help` (lists space-separated), except where there is none (None,
+  False, a required flag) or the help text already says it; descriptions keep their lines."""
+
+  def _get_help_string(self, action):
+    text = action.help or ""
+    default = action.default
+    if (default is None or default is False or default is argparse.SUPPRESS or action.required
+        or "default" in text or not action.option_strings):
+      return text
+    if isinstance(default, (list, tuple)):
+      if not default:
+        return text
+      default = " ".join(map(str, default))
+    return f"{text} (default: {default})".replace("%", "%%")
+
+
+def _positive(text: str) -> int:
+  """argparse type: an integer >= 1."""
+  try:
+    value = int(text)
+  except ValueError:
+    raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+  if value < 1:
+    raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+  return value
+
+
+def _natural(text: str) -> int:
+  """argparse type: an integer >= 0."""
+  try:
+    value = int(text)
+  except ValueError:
+    raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+  if value < 0:
+    raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+  return value
+
+
+GIN_FLAGS_HELP = """gin flags (T5X style; repeatable; later ones win):
+  --gin_file=F            a gin file, as a path or relative to the configs/ folder
+                          (demo.gin, models/tiny.gin, runs/train.gin)
+  --gin.NAME=VALUE        bind one macro or parameter; VALUE is gin syntax, so a string
+                          is quoted twice, once for the shell and once for gin:
+                            --gin.MODEL_DIR="'runs/my_run'" --gin.MIXTURE="'mix:synthetic'"
+                            --gin.trainer.train.num_steps=600
+  --gin_bindings="B"      the same in gin's own form: --gin_bindings="MODEL_DIR = 'runs/x'"
+Every binding must bind something the config reads: a misspelt name is an error.
+"""
+
+
+def _add_gin_flags(parser) -> None:
+  parser.add_argument("--gin_file", action="append", default=[], required=True,
+                      help="gin file (repeatable): a path, or relative to configs/")
+  parser.add_argument("--gin_bindings", action="append", default=[],
+                      help="a gin binding, e.g. \"trainer.train.num_steps = 600\" (repeatable)")
+
+
 class _Parser(argparse.ArgumentParser):
-  """argparse with the project's error form: one line, exit status 2."""
+  """argparse with the project's error form: one line, exit status 2; defaults in --help."""
+
+  def __init__(self, *args, **kwargs):
+    kwargs.setdefault("formatter_class", _HelpFormatter)
+    super().__init__(*args, **kwargs)
 
   def error(self, message):
     self.exit(2, f"flan: error: {message} (see `{self.prog} --help`)\n")
 
 
 def cmd_train(args, gin_bindings):
-  from flan.cli import gin_config
+  from flan.cli import defaults, gin_config
   from flan.train import trainer
 
   if args.distributed:
     import jax
     jax.distributed.initialize()
   gin_config.parse(args.gin_file, list(args.gin_bindings) + gin_bindings)
-  return gin_config.train_with_configs(trainer.train)
+  model_dir, num_steps = gin_config.model_dir(), _gin_num_steps()
+  before = defaults.latest_step(model_dir)
+  result = gin_config.train_with_configs(trainer.train)
+  print(_train_report(model_dir, num_steps, before, defaults.latest_step(model_dir)))
+  return result
+
+
+def _gin_num_steps() -> int | None:
+  import gin
+  try:
+    return int(gin.query_parameter("flan.train.trainer.train.num_steps"))
+  except (ValueError, TypeError):
+    return None
+
+
+def _train_report(model_dir, num_steps: int | None, before: int | None,
+                  after: int | None) -> str:
+  """Where the run is and what to run next, e.g.
+
+      runs/demo/model: trained to step 1000 (checkpoints, metrics.jsonl, config.gin)
+      next: flan eval --model_dir runs/demo/model --cluster nli
+  """
+  from flan.cli import defaults
+  if before is not None and num_steps is not None and before >= num_steps:
+    head = (f"{model_dir}: the run is already complete at step {before} (num_steps = "
+            f"{num_steps}); nothing was trained. To train longer, raise "
+            f"--gin.trainer.train.num_steps")
+  elif after is not None and num_steps is not None and after < num_steps:
+    return (f"{model_dir}: stopped at step {after} of {num_steps}; the same command resumes "
+            f"from there")
+  else:
+    head = (f"{model_dir}: trained to step {after} (checkpoints/, metrics.jsonl, "
+            f"operative_config.gin)")
+  heldout = defaults.heldout_clusters(defaults.trained_mixture(model_dir))
+  selection = f"--cluster {heldout[0]}" if len(heldout) == 1 else "--task TASK (or --cluster C)"
+  return f"{head}\nnext: flan eval --model_dir {model_dir} {selection}"
 
 
 def _eval_specs(args):
   """The entries (or (entry, templates) pairs) `flan eval` evaluates."""
-  from flan.data import catalog, mixtures, tasks
+  from flan.cli import defaults
+  from flan.data import catalog, tasks
   from flan.eval import suites
 
   if args.task:
     spec, templates = tasks.resolve(args.task)
     return [(spec, templates)]
-  if args.cluster:
-    mixtures.excluded_clusters(args.cluster)  # validates the cluster name
-    return catalog.entries(collection=args.collection, cluster=args.cluster)
   if args.suite:
     return suites.suite_specs(args.suite)
-  return catalog.entries(collection=args.collection)
+  if args.cluster:
+    defaults.check_cluster(args.cluster)  # the name first: no model directory needed for that
+  collection = defaults.model_collection(args.model_dir, args.collection)
+  if args.cluster:
+    defaults.check_cluster(args.cluster, collection)
+  return catalog.entries(collection=collection, cluster=args.cluster)
 
 
 def cmd_plan(args, gin_bindings):
@@ -96,11 +196,16 @@ def cmd_eval(args):
 
 
 def cmd_sweep(args, gin_bindings):
-  from flan.cli import sweep
+  from flan.cli import defaults, sweep
 
-  plan = sweep.SweepPlan(gin_files=list(args.gin_file),
-                         bindings=list(args.gin_bindings) + gin_bindings,
-                         out_dir=args.out, collection=args.collection,
+  bindings = list(args.gin_bindings) + gin_bindings
+  # The gin flags are checked here, before the first run trains.
+  collection = defaults.gin_collection(args.gin_file, bindings)
+  collection = defaults.check_collection(args.collection or collection)
+  for cluster in args.clusters or []:
+    defaults.check_cluster(cluster, collection)
+  plan = sweep.SweepPlan(gin_files=list(args.gin_file), bindings=bindings,
+                         out_dir=args.out, collection=collection,
                          clusters=args.clusters or None, limit=args.limit, shots=args.shots,
                          splits=tuple(args.splits))
   if args.print_only:
@@ -115,8 +220,12 @@ def cmd_data(args):
   from flan.data import catalog
 
   if args.data_command == "list":
+    from flan.cli import defaults
     from flan.cli.data_show import list_entries
-    catalog.catalog()  # a malformed entry fails here, before anything is printed
+    if args.collection is not None:
+      defaults.check_collection(args.collection)
+    if args.cluster is not None:
+      defaults.check_cluster(args.cluster, args.collection)
     list_entries(collection=args.collection, cluster=args.cluster)
   elif args.data_command == "show":
     from flan.cli.data_show import show
@@ -212,7 +321,8 @@ def _add_import_export_parsers(sub) -> None:
                                      "tokenizer.json) -> a flan model directory")
   hf.add_argument("--from", dest="source", required=True, help="the Hugging Face folder")
   hf.add_argument("--out", required=True, help="the flan model directory to create")
-  hf.add_argument("--param_dtype", choices=("float32", "bfloat16"), default="float32")
+  hf.add_argument("--param_dtype", choices=("float32", "bfloat16"), default="float32",
+                  help="dtype of the imported parameters")
   hf.add_argument("--overwrite", action="store_true", help="replace an existing --out")
   hf.add_argument("--quiet", action="store_true", help="no progress bar")
   exp = sub.add_parser("export", help="export a checkpoint (Hugging Face, params only)")
@@ -226,7 +336,7 @@ def _add_import_export_parsers(sub) -> None:
     p.add_argument("--out", required=True, help="the folder to create")
     p.add_argument("--dtype", choices=("float32", "bfloat16"), default=None,
                    help="dtype of the exported parameters (default: the checkpoint's)")
-    p.add_argument("--step", type=int, default=None, help="default: the latest")
+    p.add_argument("--step", type=_natural, default=None, help="checkpoint step (default: the latest)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     if name == "hf":
@@ -238,7 +348,7 @@ def _add_import_export_parsers(sub) -> None:
 
 def _add_render_flags(parser) -> None:
   from flan.data.render import OPTIONS_STYLES
-  parser.add_argument("--shots", type=int, default=0, help="few-shot exemplars (0..16)")
+  parser.add_argument("--shots", type=_natural, default=0, help="few-shot exemplars (0..16)")
   parser.add_argument("--options", choices=OPTIONS_STYLES, default="flan",
                       help="options block: FLAN's, none, or a random format per example")
   parser.add_argument("--seed", type=int, default=0, help="seeds exemplars and random formats")
@@ -248,8 +358,10 @@ def _add_eval_flags(parser) -> None:
   parser.add_argument("--splits", nargs="+", default=["validation", "test"],
                       help="splits to evaluate: templates are selected on validation, "
                            "reported on test")
-  parser.add_argument("--limit", type=int, default=100, help="examples per split and entry")
-  parser.add_argument("--shots", type=int, default=0, help="few-shot exemplars (0 = zero-shot)")
+  parser.add_argument("--limit", type=_positive, default=100,
+                      help="examples per split and entry")
+  parser.add_argument("--shots", type=_natural, default=0,
+                      help="few-shot exemplars (0 = zero-shot)")
   parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -262,43 +374,52 @@ def build_parser() -> argparse.ArgumentParser:
 
   demo = sub.add_parser("demo", help="train and evaluate zero-shot on the synthetic data")
   demo.add_argument("--out", default="runs/demo", help="output folder (resumes if present)")
-  demo.add_argument("--steps", type=int, default=None, help="override the number of steps")
+  demo.add_argument("--steps", type=_positive, default=None,
+                    help="training steps (default: demo.gin's)")
   demo.add_argument("--heldout", default="nli", help="the synthetic cluster to hold out")
-  demo.add_argument("--limit", type=int, default=100, help="evaluation examples per task")
+  demo.add_argument("--limit", type=_positive, default=100, help="evaluation examples per task")
 
-  train = sub.add_parser("train", help="train a model (gin-configured)")
-  train.add_argument("--gin_file", action="append", default=[], required=True)
-  train.add_argument("--gin_bindings", action="append", default=[])
+  train = sub.add_parser("train", help="train a model (gin-configured)", epilog=GIN_FLAGS_HELP,
+                         description="Train (or resume) the model of a gin config; the run is "
+                                     "written into its MODEL_DIR.",
+                         usage="flan train --gin_file=F [--gin_file=F ...] [--gin.NAME=VALUE ...] "
+                               "[--gin_bindings=B ...] [--distributed]")
+  _add_gin_flags(train)
   train.add_argument("--distributed", action="store_true",
                      help="multi-host: jax.distributed.initialize() before anything else")
 
-  pl = sub.add_parser("plan", help="per-device memory of a training config on a mesh")
-  pl.add_argument("--gin_file", action="append", default=[], required=True)
-  pl.add_argument("--gin_bindings", action="append", default=[])
+  pl = sub.add_parser("plan", help="per-device memory of a training config on a mesh",
+                      epilog=GIN_FLAGS_HELP)
+  _add_gin_flags(pl)
   pl.add_argument("--mesh", default="1,1,1", help="data,fsdp,model sizes, e.g. 1,128,1")
   pl.add_argument("--accelerator", default=None, help="tpu-v3, tpu-v4, tpu-v5e, tpu-v5p, h100, h200")
   pl.add_argument("--full_compile", action="store_true", help="compile every layer")
 
   ev = sub.add_parser("eval", help="zero-shot (or few-shot) evaluation of a trained model")
-  ev.add_argument("--model_dir", required=True)
+  ev.add_argument("--model_dir", required=True, help="a trained model directory (its latest "
+                                                    "checkpoint is evaluated)")
   group = ev.add_mutually_exclusive_group()
   group.add_argument("--task", help="an entry or task: rte, flan:rte, flan:rte:t3")
   group.add_argument("--cluster", help="every entry of a cluster (of --collection)")
   group.add_argument("--suite", help="a named suite of mixtures/suites.yaml, e.g. paper25")
-  ev.add_argument("--collection", default="synthetic")
+  ev.add_argument("--collection", default=None,
+                  help="the collection --cluster (or no selection: all entries) picks from "
+                       "(default: the one MODEL_DIR was trained on, from its checkpoint)")
   _add_eval_flags(ev)
-  ev.add_argument("--beam", type=int, default=1, help="beam size for generation (1 = greedy)")
+  ev.add_argument("--beam", type=_positive, default=1, help="beam size for generation (1 = greedy)")
   ev.add_argument("--out", default=None, help="output folder (default MODEL_DIR/eval)")
 
   sweep = sub.add_parser("sweep", help="train-and-evaluate sweeps")
   sweep_sub = sweep.add_subparsers(dest="sweep_command", required=True)
   holdout = sweep_sub.add_parser(
-      "holdout", help="one run per held-out cluster: train on the rest, evaluate it zero-shot")
-  holdout.add_argument("--gin_file", action="append", default=[], required=True)
-  holdout.add_argument("--gin_bindings", action="append", default=[])
+      "holdout", help="one run per held-out cluster: train on the rest, evaluate it zero-shot",
+      epilog=GIN_FLAGS_HELP)
+  _add_gin_flags(holdout)
   holdout.add_argument("--clusters", nargs="+", default=None,
                        help="clusters to hold out (default: every cluster of --collection)")
-  holdout.add_argument("--collection", default="flan")
+  holdout.add_argument("--collection", default=None,
+                       help="the collection to sweep (default: the collection of the gin "
+                            "config's MIXTURE; flan when it binds none)")
   holdout.add_argument("--out", default="runs/sweep", help="sweep folder (resumes if present)")
   holdout.add_argument("--print_only", action="store_true",
                        help="print one launch command per run (for a pod) instead of running")
@@ -307,25 +428,29 @@ def build_parser() -> argparse.ArgumentParser:
   data = sub.add_parser("data", help="inspect and prepare datasets")
   data_sub = data.add_subparsers(dest="data_command", required=True)
   lst = data_sub.add_parser("list", help="catalog entries")
-  lst.add_argument("--collection", default=None)
-  lst.add_argument("--cluster", default=None)
+  lst.add_argument("--collection", default=None, help="only this collection (default: all)")
+  lst.add_argument("--cluster", default=None, help="only this cluster (default: all)")
   show = data_sub.add_parser("show", help="rendered examples of a task")
   show.add_argument("task", help="an entry or task name: rte, flan:rte, flan:rte:t3")
-  show.add_argument("--n", type=int, default=3)
-  show.add_argument("--split", default="train")
-  show.add_argument("--template", type=int, default=None)
+  show.add_argument("--n", type=_positive, default=3, help="examples to print")
+  show.add_argument("--split", default="train", help="train, validation or test")
+  show.add_argument("--template", type=_natural, default=None,
+                    help="only this template index (default: the templates in turn)")
   _add_render_flags(show)
   export = data_sub.add_parser("export", help="rendered examples as JSONL")
   export.add_argument("name", help="a task (flan:rte, flan:rte:t3) or a mixture (mix:flan...)")
-  export.add_argument("--split", required=True)
+  export.add_argument("--split", required=True, help="train, validation or test")
   export.add_argument("--out", required=True, help="the .jsonl file to write")
-  export.add_argument("--limit", type=int, default=None, help="examples per entry")
+  export.add_argument("--limit", type=_positive, default=None,
+                      help="examples per entry: a task has one entry, a mixture one per training "
+                           "dataset, so a mixture writes up to LIMIT lines for each (default: all)")
   export.add_argument("--overwrite", action="store_true", help="replace an existing --out")
   _add_render_flags(export)
   stats = data_sub.add_parser("stats", help="a mixture's datasets, rates and probabilities")
   stats.add_argument("mixture", help="mix:flan, mix:flan:heldout_nli, mix:flan:clusters_3, ...")
-  stats.add_argument("--steps", type=int, default=None, help="training steps, for expected counts")
-  stats.add_argument("--batch_size", type=int, default=None, help="rows per step")
+  stats.add_argument("--steps", type=_positive, default=None,
+                     help="training steps, for expected counts")
+  stats.add_argument("--batch_size", type=_positive, default=None, help="rows per step")
   stats.add_argument("--examples_per_row", type=float, default=1.0,
                      help="examples a packed row holds on average (1: unpacked)")
   stats.add_argument("--json", action="store_true", help="print JSON instead of tables")
@@ -342,7 +467,7 @@ def build_parser() -> argparse.ArgumentParser:
   prepare.add_argument("--data_dir", default=None,
                        help="default: $FLAN_DATA_DIR, else $TFDS_DATA_DIR, else "
                             "~/tensorflow_datasets")
-  prepare.add_argument("--jobs", type=int, default=1, help="datasets built at once (processes)")
+  prepare.add_argument("--jobs", type=_positive, default=1, help="datasets built at once (processes)")
   prepare.add_argument("--quiet", action="store_true", help="no progress bar")
   prepare.add_argument("--check", action="store_true",
                        help="only print what is ready and what is missing; build nothing")
@@ -351,11 +476,12 @@ def build_parser() -> argparse.ArgumentParser:
                     "shipped demo vocabulary (no --mixture)")
   vocab.add_argument("--out", required=True, help="the .model file to write")
   vocab.add_argument("--mixture", default=None, help="e.g. mix:flan (its datasets prepared)")
-  vocab.add_argument("--size", type=int, default=32000, help="pieces (with --mixture)")
-  vocab.add_argument("--examples", type=int, default=100_000,
+  vocab.add_argument("--size", type=_positive, default=32000, help="pieces (with --mixture)")
+  vocab.add_argument("--examples", type=_positive, default=100_000,
                      help="rendered examples sampled over the datasets, examples-proportional")
   vocab.add_argument("--seed", type=int, default=0, help="offsets the round-robin templates")
-  vocab.add_argument("--data_dir", default=None)
+  vocab.add_argument("--data_dir", default=None, help="TFDS data directory (default: "
+                                                     "$FLAN_DATA_DIR, else $TFDS_DATA_DIR)")
   vocab.add_argument("--overwrite", action="store_true", help="replace an existing --out")
   _add_import_export_parsers(sub)
   return parser
