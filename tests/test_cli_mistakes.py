@@ -228,3 +228,39 @@ def test_sweep_print_only_trains_on_the_gin_configs_collection(tmp_path):
       "'mix:synthetic:heldout_struct_to_text'", "'mix:synthetic:heldout_arithmetic'"]
   assert all("--collection=synthetic" in line for line in lines)
   assert list(tmp_path.iterdir()) == []
+
+
+# ------------------------------------------------------------------ a broken template file
+
+
+def test_a_broken_template_file_fails_only_what_reads_it(capsys, tmp_path, monkeypatch,
+                                                          synthetic_data_dir, use_data_dir):
+  import shutil
+
+  import yaml
+
+  from flan.data import catalog
+  for name in ("synth_reviews", "synth_containment"):
+    shutil.copy(catalog.TEMPLATES_DIR / f"{name}.yaml", tmp_path)
+  data = yaml.safe_load((catalog.TEMPLATES_DIR / "rte.yaml").read_text())
+  data["templates"][3]["input"] = data["templates"][3]["input"].replace("{premise}", "{premis}")
+  (tmp_path / "rte.yaml").write_text(yaml.safe_dump(data))
+  monkeypatch.setenv("FLAN_TEMPLATES_DIR", str(tmp_path))
+  use_data_dir(synthetic_data_dir)
+  broken = "rte.yaml: template 3: input has unknown placeholder '{premis}'"
+
+  code, out, err = run_cli(capsys, "data", "show", "synth_reviews", "--n", "1")
+  assert code == 0 and out.count("=== synth_reviews [train] example") == 1, err
+  assert [s.name for s in catalog.entries(collection="synthetic")] == ["synth_containment",
+                                                                       "synth_reviews"]
+  code, out, err = run_cli(capsys, "data", "show", "rte")
+  assert code == 2 and out == "" and len(err.splitlines()) == 1 and broken in err
+  with pytest.raises(catalog.CatalogError, match="rte.yaml"):  # a flan mixture would lose rte
+    catalog.entries(collection="flan", cluster="nli")
+  code, out, err = run_cli(capsys, "data", "list")
+  assert code == 2 and broken in err and len(err.splitlines()) == 1
+  assert [line.split()[:3] for line in out.splitlines()[1:]] == [
+      ["rte", "nli", "BROKEN"], ["synth_containment", "nli", "classification"],
+      ["synth_reviews", "sentiment", "classification"]]
+  code, out, _ = run_cli(capsys, "data", "list", "--collection", "synthetic")
+  assert code == 0 and "rte" not in out

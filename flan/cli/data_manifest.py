@@ -55,6 +55,8 @@ def _table(specs) -> list[str]:
 
 def generate(entries=None) -> str:
   """The manifest text: a table per collection ('flan' first), rows by cluster then entry."""
+  if entries is None:
+    catalog.require_valid()  # a manifest that silently drops a broken entry looks complete
   entries = list(catalog.catalog().values() if entries is None else entries)
   collections = sorted({s.collection for s in entries}, key=lambda c: (c != "flan", c))
   lines = ["# Catalog manifest", "",

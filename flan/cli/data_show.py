@@ -6,8 +6,9 @@
 
 Sizes are the TFDS counts of the entry's split expressions (before the adapter drops anything),
 read from the prepared builder in the data directory, or "-" when it is not prepared there; the
-status is "ready", "missing" (`flan data prepare ENTRY` builds it) or "manual" (its files must be
-downloaded by hand first: `flan data prepare ENTRY` says where they go).
+status is "ready", "missing" (`flan data prepare ENTRY` builds it), "manual" (its files must be
+downloaded by hand first: `flan data prepare ENTRY` says where they go) or "broken" (its
+templates file does not load; the command then ends with that file's error).
 
     $ flan data show synth_reviews --shots 2 --options random --n 1
     === synth_reviews [train] example 0, template t0, 2 shots
@@ -29,13 +30,16 @@ def list_rows(collection: str | None = None, cluster: str | None = None,
   """One row of LIST_COLUMNS per catalog entry."""
   directory = directory or datasets.data_dir()
   rows = []
-  for spec in catalog.entries(collection=collection, cluster=cluster):
+  for spec in catalog.entries(collection=collection, cluster=cluster, strict=False):
     sizes = datasets.split_sizes(spec, directory)
     status = "ready" if sizes else "manual" if spec.manual_download else "missing"
     rows.append((spec.name, spec.cluster, spec.type, spec.metric,
                  *(str(sizes.get(s, "-")) for s in ("train", "validation", "test")),
                  "yes" if spec.manual_download else "no", status))
-  return rows
+  for broken in catalog.broken_entries(collection, cluster):
+    rows.append((broken.name, broken.cluster or "?", "BROKEN", "-", "-", "-", "-", "-",
+                 "broken"))
+  return sorted(rows)
 
 
 def format_table(header, rows) -> str:
@@ -46,7 +50,13 @@ def format_table(header, rows) -> str:
 
 
 def list_entries(collection: str | None = None, cluster: str | None = None) -> None:
+  """Prints the table; then raises the first broken file's error (the table marks them all)."""
   print(format_table(LIST_COLUMNS, list_rows(collection, cluster)))
+  broken = catalog.broken_entries(collection, cluster)
+  if len(broken) > 1:
+    print(f"{len(broken)} catalog files do not load: {', '.join(b.name for b in broken)}; the "
+          f"first one's error:", flush=True)
+  catalog.require_valid(collection, cluster)
 
 
 def show(name: str, n: int = 3, split: str = "train", template: int | None = None,

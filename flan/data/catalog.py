@@ -408,23 +408,71 @@ def templates_dir() -> pathlib.Path:
   return pathlib.Path(os.environ.get("FLAN_TEMPLATES_DIR", TEMPLATES_DIR))
 
 
+@dataclasses.dataclass(frozen=True)
+class BrokenEntry:
+  """A templates/*.yaml file that does not load: its error, and the collection and cluster it
+  declares where its YAML still reads (None where not)."""
+  name: str
+  error: CatalogError
+  collection: str | None
+  cluster: str | None
+
+  def may_belong(self, collection: str | None, cluster: str | None) -> bool:
+    return ((collection is None or self.collection in (None, collection))
+            and (cluster is None or self.cluster in (None, cluster)))
+
+
+def _broken(path: pathlib.Path, error: CatalogError) -> BrokenEntry:
+  try:
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
+  except (OSError, yaml.YAMLError):
+    data = None
+  data = data if isinstance(data, dict) else {}
+  cluster = data.get("cluster")
+  return BrokenEntry(path.stem, error, str(data.get("collection", "flan")) if data else None,
+                     None if cluster is None else str(cluster))
+
+
 @functools.lru_cache(maxsize=None)
-def _load_catalog(directory: str) -> dict[str, DatasetSpec]:
-  entries = {}
+def _load_catalog(directory: str) -> tuple[dict[str, DatasetSpec], dict[str, BrokenEntry]]:
+  """(the entries that load, the files that do not): one broken file fails only the commands
+  that read it."""
+  entries, broken = {}, {}
   for path in sorted(pathlib.Path(directory).glob("*.yaml")):
-    spec = load_entry(path)
+    try:
+      spec = load_entry(path)
+    except CatalogError as e:
+      broken[path.stem] = _broken(path, e)
+      continue
     entries[spec.name] = spec
-  return entries
+  return entries, broken
 
 
 def catalog() -> dict[str, DatasetSpec]:
-  """Every entry of the catalog, by name (loaded once)."""
-  return _load_catalog(str(templates_dir()))
+  """Every entry of the catalog that loads, by name (loaded once); see `broken_entries`."""
+  return _load_catalog(str(templates_dir()))[0]
+
+
+def broken_entries(collection: str | None = None,
+                   cluster: str | None = None) -> list[BrokenEntry]:
+  """The catalog files that do not load (and may belong to `collection` / `cluster`)."""
+  return [b for b in _load_catalog(str(templates_dir()))[1].values()
+          if b.may_belong(collection, cluster)]
+
+
+def require_valid(collection: str | None = None, cluster: str | None = None) -> None:
+  """Raises the first broken entry's `CatalogError` (of `collection` / `cluster`, if given)."""
+  broken = broken_entries(collection, cluster)
+  if broken:
+    raise broken[0].error
 
 
 def get(name: str) -> DatasetSpec:
-  """The entry called `name`, or an `UnknownEntryError` that suggests close names."""
-  entries = catalog()
+  """The entry called `name`, or an `UnknownEntryError` that suggests close names (or the
+  `CatalogError` of its file, when that file does not load)."""
+  entries, broken = _load_catalog(str(templates_dir()))
+  if name in broken:
+    raise broken[name].error
   if name not in entries:
     close = difflib.get_close_matches(name, entries.keys(), n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(close)}?" if close else "; `flan data list` shows them all"
@@ -432,8 +480,15 @@ def get(name: str) -> DatasetSpec:
   return entries[name]
 
 
-def entries(collection: str | None = None, cluster: str | None = None) -> list[DatasetSpec]:
-  """Catalog entries, optionally only one collection and/or cluster, sorted by name."""
+def entries(collection: str | None = None, cluster: str | None = None,
+            strict: bool = True) -> list[DatasetSpec]:
+  """Catalog entries, optionally only one collection and/or cluster, sorted by name.
+
+  `strict`: a broken file that may belong to the selection raises its `CatalogError` (a mixture
+  must not silently lose a dataset); otherwise broken files are left out.
+  """
+  if strict:
+    require_valid(collection, cluster)
   return [s for s in catalog().values()
           if (collection is None or s.collection == collection)
           and (cluster is None or s.cluster == cluster)]
