@@ -264,3 +264,39 @@ def test_a_broken_template_file_fails_only_what_reads_it(capsys, tmp_path, monke
       ["synth_reviews", "sentiment", "classification"]]
   code, out, _ = run_cli(capsys, "data", "list", "--collection", "synthetic")
   assert code == 0 and "rte" not in out
+
+
+# ------------------------------------------------------------------ sweep results
+
+
+def sweep_row(collection, task, paper):
+  return {"heldout": "nli", "collection": collection, "task": task, "cluster": "nli",
+          "metric": "accuracy", "score": "accuracy", "num_examples": 100, "mean": 0.47,
+          "best_template": 0, "ours": 0.47, "paper": paper}
+
+
+def test_sweep_table_compares_like_with_like():
+  from flan.cli import sweep
+  synthetic = sweep.markdown_results([sweep_row("synthetic", "synth_containment", None)])
+  assert "FLAN 137B" not in synthetic
+  assert synthetic.splitlines()[-1] == "| nli | 1 | 47.0 |"  # no paper cluster average beside it
+  real = sweep.markdown_results([sweep_row("flan", "rte", 0.84)]).splitlines()
+  assert real[0].endswith("| FLAN 137B (paper) |") and real[2].endswith("| 47.0 (t0) | 84.0 |")
+  assert real[-1].startswith("| nli | 1 | 47.0 | ")  # the paper's Figure 1 NLI average
+
+
+@pytest.mark.parametrize("paper", [None, 0.84])
+def test_sweep_plot_legend_covers_no_bar(paper):
+  import matplotlib.pyplot as plt
+
+  from flan.cli import sweep
+  rows = [sweep_row("flan", f"task{i}", paper) for i in range(3)]
+  for row in rows:
+    row["ours"] = 0.95  # long bars: the old lower-right legend sat on them
+  fig = sweep.results_figure(rows)
+  fig.canvas.draw()
+  ax = fig.axes[0]
+  legend = ax.get_legend().get_window_extent()
+  assert not any(legend.overlaps(bar.get_window_extent()) for bar in ax.patches)
+  assert len(ax.patches) == (6 if paper else 3)
+  plt.close(fig)

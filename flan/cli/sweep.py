@@ -26,6 +26,8 @@ import sys
 from flan.data import catalog, clusters, mixtures
 from flan.eval import aggregate, runner, suites
 
+PAPER_COLLECTION = "flan"  # the paper's datasets: the only ones its numbers describe
+
 
 @dataclasses.dataclass(frozen=True)
 class Run:
@@ -143,15 +145,17 @@ def comparable(summary_row: dict, score: str) -> float | None:
 
 
 def collect(plan: SweepPlan) -> list[dict]:
-  """One row per held-out task of every finished run, with FLAN 137B's number where it exists."""
+  """One row per held-out task of every finished run, with FLAN 137B's number where it exists
+  (the paper's datasets only: a synthetic task is never set beside a FLAN number)."""
   results = []
   for run in plan.runs():
     summary = runner.load_summary(run.eval_dir)
     for s in summary or []:
-      paper = suites.paper_result(s["task"])
+      paper = suites.paper_result(s["task"]) if run.collection == PAPER_COLLECTION else None
       score = paper["score"] if paper else s["score_name"]
       results.append({
-          "heldout": run.cluster, "task": s["task"], "cluster": s["cluster"],
+          "heldout": run.cluster, "collection": run.collection, "task": s["task"],
+          "cluster": s["cluster"],
           "metric": s["metric"], "score": score, "num_examples": s["num_examples"],
           "mean": s["mean_scores"].get(score), "best_template": s["best_template"],
           "ours": comparable(s, score), "paper": paper["value"] / 100 if paper else None})
@@ -166,7 +170,8 @@ def cluster_averages(results: list[dict]) -> list[dict]:
   averages = []
   for cluster, rows in by_cluster.items():
     ours = [r["ours"] for r in rows if r["ours"] is not None]
-    paper = suites.paper_cluster(cluster)
+    paper = (suites.paper_cluster(cluster)
+             if all(r.get("collection") == PAPER_COLLECTION for r in rows) else None)
     averages.append({"heldout": cluster, "tasks": len(rows),
                      "ours": sum(ours) / len(ours) if ours else None,
                      "paper": paper / 100 if paper is not None else None})
@@ -174,43 +179,61 @@ def cluster_averages(results: list[dict]) -> list[dict]:
 
 
 def markdown_results(results: list[dict]) -> str:
-  """The results table and the cluster averages, in percent."""
+  """The results table and the cluster averages, in percent; the FLAN 137B columns only when
+  some row is one of the paper's datasets (like is compared with like)."""
   pct = aggregate.percent
+  averages = cluster_averages(results)
+  paper = any(r["paper"] is not None for r in results + averages)
   lines = ["| held-out cluster | task | score | n | ours: mean over templates | "
-           "ours: best on validation | FLAN 137B (paper) |", "|---|---|---|---:|---:|---:|---:|"]
+           "ours: best on validation |" + (" FLAN 137B (paper) |" if paper else ""),
+           "|---|---|---|---:|---:|---:|" + ("---:|" if paper else "")]
   for r in results:
     best = pct(r["ours"]) + (f" (t{r['best_template']})" if r["best_template"] is not None
                              else "")
     lines.append(f"| {r['heldout']} | {r['task']} | {r['score']} | {r['num_examples']} | "
-                 f"{pct(r['mean'])} | {best} | {pct(r['paper'])} |")
-  lines += ["", "| held-out cluster | tasks | ours: average | FLAN 137B (paper, Figure 1) |",
-            "|---|---:|---:|---:|"]
-  for a in cluster_averages(results):
-    lines.append(f"| {a['heldout']} | {a['tasks']} | {pct(a['ours'])} | {pct(a['paper'])} |")
+                 f"{pct(r['mean'])} | {best} |" + (f" {pct(r['paper'])} |" if paper else ""))
+  lines += ["", "| held-out cluster | tasks | ours: average |"
+            + (" FLAN 137B (paper, Figure 1) |" if paper else ""),
+            "|---|---:|---:|" + ("---:|" if paper else "")]
+  for a in averages:
+    lines.append(f"| {a['heldout']} | {a['tasks']} | {pct(a['ours'])} |"
+                 + (f" {pct(a['paper'])} |" if paper else ""))
   return "\n".join(lines)
 
 
-def plot_results(results: list[dict], path: str | pathlib.Path) -> None:
-  """Horizontal bars per task: ours (best on validation) and FLAN 137B where the paper has it."""
+def results_figure(results: list[dict]):
+  """Horizontal bars per task: ours (best on validation) and FLAN 137B where the paper has it
+  (no paper bars at all when no row is a paper dataset); the legend sits below the axes, where
+  it covers no bar."""
   import matplotlib
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt
 
   labels = [f"{r['task']} ({r['heldout']})" for r in results]
   ours = [100 * (r["ours"] or 0.0) for r in results]
-  paper = [100 * r["paper"] if r["paper"] is not None else 0.0 for r in results]
-  height = 0.4
-  fig, ax = plt.subplots(figsize=(8, 1.2 + 0.45 * max(len(results), 1)))
+  with_paper = any(r["paper"] is not None for r in results)
+  height = 0.4 if with_paper else 0.6
+  fig, ax = plt.subplots(figsize=(8, 1.8 + 0.45 * max(len(results), 1)))
   y = range(len(results))
-  ax.barh([i - height / 2 for i in y], ours, height, label="ours (best template on validation)")
-  ax.barh([i + height / 2 for i in y], paper, height, label="FLAN 137B zero-shot (paper)")
+  ax.barh([i - (height / 2 if with_paper else 0) for i in y], ours, height,
+          label="ours (best template on validation)")
+  if with_paper:
+    paper = [100 * r["paper"] if r["paper"] is not None else 0.0 for r in results]
+    ax.barh([i + height / 2 for i in y], paper, height, label="FLAN 137B zero-shot (paper)")
   ax.set_yticks(list(y), labels)
   ax.invert_yaxis()
   ax.set_xlabel("score (%)")
   ax.set_title("Zero-shot on held-out clusters")
-  ax.legend(loc="lower right", fontsize="small")
+  ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, fontsize="small",
+            frameon=False)
   fig.tight_layout()
-  fig.savefig(path, dpi=100)
+  return fig
+
+
+def plot_results(results: list[dict], path: str | pathlib.Path) -> None:
+  import matplotlib.pyplot as plt
+  fig = results_figure(results)
+  fig.savefig(path, dpi=100, bbox_inches="tight")
   plt.close(fig)
 
 
