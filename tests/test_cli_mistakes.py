@@ -300,3 +300,28 @@ def test_sweep_plot_legend_covers_no_bar(paper):
   assert not any(legend.overlaps(bar.get_window_extent()) for bar in ax.patches)
   assert len(ax.patches) == (6 if paper else 3)
   plt.close(fig)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["data", "stats", "mix:synthetc"],
+     "unknown collection 'synthetc'; did you mean synthetic? (known: flan, synthetic)"),
+    (["data", "stats", "mix:synthetic:heldout_nlii"], "unknown cluster 'nlii'; did you mean nli?"),
+    (["eval", "--model_dir", "/nonexistent", "--task", "rte", "--splits", "tset"],
+     "argument --splits: invalid choice: 'tset'"),
+])
+def test_mixture_and_split_names_are_checked(capsys, argv, message):
+  try:
+    code, out, err = run_cli(capsys, *argv)
+  except SystemExit as e:  # argparse
+    code, err = e.code, capsys.readouterr().err
+  assert code == 2 and len(err.strip().splitlines()) == 1 and message in err
+
+
+def test_demo_checks_the_heldout_cluster_before_preparing_data(capsys, tmp_path, use_data_dir):
+  use_data_dir(tmp_path / "data")
+  code, _, err = run_cli(capsys, "demo", "--heldout", "nlii", "--out", str(tmp_path / "demo"))
+  assert code == 2 and "unknown cluster 'nlii'; did you mean nli?" in err
+  code, _, err = run_cli(capsys, "demo", "--heldout", "translation",
+                         "--out", str(tmp_path / "demo"))
+  assert code == 2 and "collection 'synthetic' has no entries in cluster 'translation'" in err
+  assert list(tmp_path.iterdir()) == []

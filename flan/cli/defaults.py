@@ -16,12 +16,11 @@ A model directory's layout (flan/checkpoint/manager.py):
 
 from __future__ import annotations
 
-import difflib
 import json
 import pathlib
 import re
 
-from flan.data import catalog, mixtures
+from flan.data import catalog, clusters, mixtures
 
 _MIXTURE_MACRO = re.compile(r"^MIXTURE\s*=\s*['\"]([^'\"]+)['\"]", re.MULTILINE)
 
@@ -71,25 +70,15 @@ def collections() -> list[str]:
   return sorted({s.collection for s in catalog.catalog().values()})
 
 
-def _did_you_mean(name: str, known) -> str:
-  close = difflib.get_close_matches(name, list(known), n=2, cutoff=0.6)
-  return f"did you mean {' or '.join(close)}? " if close else ""
-
-
 def check_collection(name: str) -> str:
-  known = collections()
-  if name not in known:
-    raise catalog.UnknownEntryError(f"unknown collection {name!r}; {_did_you_mean(name, known)}"
-                                    f"(known: {', '.join(known)})")
+  mixtures.check_collection(name)
   return name
 
 
 def check_cluster(cluster: str, collection: str | None = None) -> str:
   """A cluster of mixtures/clusters.yaml that has entries in `collection` (any, when None)."""
-  known = list(mixtures.cluster_rules()["clusters"])
-  if cluster not in known:
-    raise catalog.UnknownEntryError(f"unknown cluster {cluster!r}; "
-                                    f"{_did_you_mean(cluster, known)}(known: {', '.join(known)})")
+  mixtures.excluded_clusters(cluster)  # checks the name
+  known = clusters.names()
   if collection is not None and not catalog.entries(collection=collection, cluster=cluster):
     present = [c for c in known if catalog.entries(collection=collection, cluster=c)]
     raise catalog.UnknownEntryError(f"collection {collection!r} has no entries in cluster "

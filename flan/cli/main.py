@@ -273,7 +273,8 @@ def cmd_data(args):
 
 
 def cmd_demo(args):
-  from flan.cli import demo
+  from flan.cli import defaults, demo
+  defaults.check_cluster(args.heldout, "synthetic")  # before the datasets are prepared
   demo.run(out_dir=args.out, num_steps=args.steps, heldout=args.heldout, limit=args.limit)
 
 
@@ -356,6 +357,7 @@ def _add_render_flags(parser) -> None:
 
 def _add_eval_flags(parser) -> None:
   parser.add_argument("--splits", nargs="+", default=["validation", "test"],
+                      choices=("train", "validation", "test"),
                       help="splits to evaluate: templates are selected on validation, "
                            "reported on test")
   parser.add_argument("--limit", type=_positive, default=100,

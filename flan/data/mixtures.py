@@ -77,10 +77,25 @@ def mixture_name(collection: str, heldout: str | None = None) -> str:
   return f"mix:{collection}" + (f":heldout_{heldout}" if heldout else "")
 
 
+def _did_you_mean(name: str, known) -> str:
+  close = difflib.get_close_matches(name, list(known), n=2, cutoff=0.6)
+  return f"did you mean {' or '.join(close)}? " if close else ""
+
+
 def _check_cluster(cluster: str) -> None:
-  known = clusters.rules()["clusters"]
+  known = clusters.names()
   if cluster not in known:
-    raise catalog.UnknownEntryError(f"unknown cluster {cluster!r}; known: {sorted(known)}")
+    raise catalog.UnknownEntryError(f"unknown cluster {cluster!r}; "
+                                    f"{_did_you_mean(cluster, known)}(known: {', '.join(known)})")
+
+
+def check_collection(collection: str) -> None:
+  """A collection some catalog entry declares (`flan`, `synthetic`), else a one-line error."""
+  known = sorted({s.collection for s in catalog.catalog().values()})
+  if collection not in known:
+    raise catalog.UnknownEntryError(f"unknown collection {collection!r}; "
+                                    f"{_did_you_mean(collection, known)}(known: "
+                                    f"{', '.join(known)})")
 
 
 def excluded_clusters(heldout: str | Iterable[str]) -> set[str]:
@@ -221,10 +236,9 @@ def parse_mixture_name(name: str) -> MixtureDef:
   match = _FAMILY.match(name)
   if match:
     collection, cluster = match.group("collection"), match.group("cluster")
+    check_collection(collection)
     if cluster is not None:
       _check_cluster(cluster)
-    if not catalog.entries(collection=collection):
-      raise catalog.UnknownEntryError(f"no catalog entries in collection {collection!r}")
     return MixtureDef(name=name, collection=collection, heldout=(cluster,) if cluster else ())
   close = difflib.get_close_matches(name, names(), n=3, cutoff=0.6)
   hint = f"; did you mean {', '.join(close)}?" if close else ""
