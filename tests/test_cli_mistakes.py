@@ -122,9 +122,9 @@ def test_majority_baseline_and_constant_answer_note():
   assert lines[2] == "| rte | nli | held-out | accuracy | test | 100 | 47.0 | – | 50.0 | 53.0 |  |"
   notes = lines[lines.index("") + 1:]
   assert notes == [
-      "- rte: the model answers 'yes' to 100.0% of the test examples (mean over templates), so "
-      "its score measures the label balance, not the task; always answering the commonest gold "
-      "answer scores 53.0.",
+      "- rte: the model answers 'yes' to 100.0% of the test examples (mean over templates): a "
+      "constant answer, so its score is that label's share of the examples (always answering "
+      "the commonest gold answer scores 53.0).",
       "- held-out tasks: near chance is the faithful result for a small model; the paper finds "
       "instruction tuning helps held-out clusters only at 68B and 137B parameters (it hurts at "
       "8B and below)."]

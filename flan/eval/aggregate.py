@@ -100,11 +100,14 @@ def notes(summary: list[dict]) -> list[str]:
     share = s.get("top_share")
     if share is not None and share >= ONE_ANSWER_SHARE:
       answers = " / ".join(repr(a) for a in s.get("top_answers", [])) or "one answer"
-      baseline = (f"; always answering the commonest gold answer scores "
-                  f"{percent(s['majority'])}" if s.get("majority") is not None else "")
-      lines.append(f"- {s['task']}: the model answers {answers} to {percent(share)}% of the "
-                   f"{s['split']} examples (mean over templates), so its score measures the "
-                   f"label balance, not the task{baseline}.")
+      where = f"{percent(share)}% of the {s['split']} examples (mean over templates)"
+      if s.get("majority") is not None:
+        lines.append(f"- {s['task']}: the model answers {answers} to {where}: a constant "
+                     f"answer, so its score is that label's share of the examples (always "
+                     f"answering the commonest gold answer scores {percent(s['majority'])}).")
+      else:
+        lines.append(f"- {s['task']}: the model outputs {answers} for {where}: a constant "
+                     f"output, whatever the input.")
   if any(s["status"] == "held-out" for s in summary):
     lines.append("- held-out tasks: near chance is the faithful result for a small model; the "
                  "paper finds instruction tuning helps held-out clusters only at 68B and 137B "
