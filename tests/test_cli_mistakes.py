@@ -160,6 +160,8 @@ def test_help_shows_the_gin_flag_form_and_every_default():
     (["eval", "--model_dir", "/nonexistent", "--cluster", "nli"],
      "model directory /nonexistent does not exist"),
     (["eval", "--model_dir", "/nonexistent", "--collection", "flaan"], "unknown collection"),
+    (["eval", "--model_dir", "/nonexistent", "--task", "rte", "--collection", "flaan"],
+     "unknown collection"),
     (["sweep", "holdout", "--gin_file=demo.gin", "--print_only", "--clusters", "nlii"],
      "unknown cluster 'nlii'"),
     (["sweep", "holdout", "--gin_file=demo.gin", "--print_only", "--collection", "flaan"],

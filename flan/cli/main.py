@@ -157,6 +157,8 @@ def _eval_specs(args):
   from flan.data import catalog, tasks
   from flan.eval import suites
 
+  if args.collection is not None:
+    defaults.check_collection(args.collection)
   if args.task:
     spec, templates = tasks.resolve(args.task)
     return [(spec, templates)]
