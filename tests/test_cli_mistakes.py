@@ -327,3 +327,13 @@ def test_demo_checks_the_heldout_cluster_before_preparing_data(capsys, tmp_path,
                          "--out", str(tmp_path / "demo"))
   assert code == 2 and "collection 'synthetic' has no entries in cluster 'translation'" in err
   assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("mesh", ["1,1,x", "1,1", "0,1,1"])
+def test_plan_mesh_is_checked_by_the_parser(capsys, mesh):
+  with pytest.raises(SystemExit) as e:
+    cli.main(["plan", "--gin_file=demo.gin", f"--mesh={mesh}"])
+  err = capsys.readouterr().err
+  assert e.value.code == 2 and len(err.strip().splitlines()) == 1
+  assert f"argument --mesh: expected three positive sizes data,fsdp,model (e.g. 1,8,1), got " \
+         f"'{mesh}'" in err
