@@ -337,3 +337,9 @@ def test_plan_mesh_is_checked_by_the_parser(capsys, mesh):
   assert e.value.code == 2 and len(err.strip().splitlines()) == 1
   assert f"argument --mesh: expected three positive sizes data,fsdp,model (e.g. 1,8,1), got " \
          f"'{mesh}'" in err
+
+
+def test_misspelt_gin_file_suggests_the_configs():
+  with pytest.raises(gin_config.GinError) as e:
+    gin_config.parse(["models/tiyn.gin"], [])
+  assert str(e.value).endswith("; did you mean models/tiny.gin or models/demo.gin?")

@@ -30,7 +30,10 @@ def resolve_gin_file(path: str) -> str:
   for candidate in (pathlib.Path(path), CONFIGS_DIR / path):
     if candidate.is_file():
       return str(candidate)
-  raise GinError(f"gin file {path!r} not found (looked in . and {CONFIGS_DIR})")
+  known = sorted(str(p.relative_to(CONFIGS_DIR)) for p in CONFIGS_DIR.rglob("*.gin"))
+  close = difflib.get_close_matches(path, known, n=2, cutoff=0.6)
+  hint = f"; did you mean {' or '.join(close)}?" if close else ""
+  raise GinError(f"gin file {path!r} not found (looked in . and {CONFIGS_DIR}){hint}")
 
 
 def split_gin_flags(argv: list[str]) -> tuple[list[str], list[str]]:
