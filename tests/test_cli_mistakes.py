@@ -343,3 +343,11 @@ def test_misspelt_gin_file_suggests_the_configs():
   with pytest.raises(gin_config.GinError) as e:
     gin_config.parse(["models/tiyn.gin"], [])
   assert str(e.value).endswith("; did you mean models/tiny.gin or models/demo.gin?")
+
+
+def test_several_bindings_in_one_flag_are_each_checked():
+  import gin
+  gin_config.parse(["demo.gin"], ["trainer.train.num_steps = 7\nMODEL_DIR = '/tmp/y'"])
+  assert gin.query_parameter("%MODEL_DIR") == "/tmp/y"
+  with pytest.raises(gin_config.GinError, match="--gin.MODEL_DIRR binds a macro"):
+    gin_config.parse(["demo.gin"], ["trainer.train.num_steps = 7\nMODEL_DIRR = '/tmp/y'"])

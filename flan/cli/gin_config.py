@@ -51,6 +51,7 @@ def split_gin_flags(argv: list[str]) -> tuple[list[str], list[str]]:
 
 
 _BINDING = re.compile(r"^\s*(?P<name>[A-Za-z_][\w./]*)\s*=\s*(?P<value>.*?)\s*$", re.DOTALL)
+_BOUND_NAMES = re.compile(r"^\s*([A-Za-z_][\w./]*)\s*=", re.MULTILINE)
 ENTRY_POINTS = ("flan.train.trainer.train",)  # what the commands call; everything else is read
                                                # through a reference (%MACRO, @configurable)
 
@@ -77,16 +78,12 @@ def parse(gin_files: list[str], bindings: list[str]) -> None:
     _gin_call(gin.parse_config_files_and_bindings, files, [], finalize_config=False)
     for binding in bindings:
       match = _BINDING.match(binding)
-      if match is None:  # an include or import line: gin's own check
-        _gin_call(gin.parse_config, binding)
-        continue
-      name, value = match.group("name"), match.group("value")
-      _check_value(name, value)
-      _gin_call(gin.parse_config, binding)
+      if match is not None and "\n" not in binding:  # one binding: its value is checked first
+        _check_value(match.group("name"), match.group("value"))
+      _gin_call(gin.parse_config, binding)  # several lines, an include: gin's own checks
   for binding in bindings:
-    match = _BINDING.match(binding)
-    if match is not None:
-      _check_read(match.group("name"))
+    for name in _BOUND_NAMES.findall(binding):
+      _check_read(name)
 
 
 class _SearchPathMiss(logging.Filter):
