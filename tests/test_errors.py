@@ -77,7 +77,7 @@ def test_a_missing_vocabulary_file_is_one_line(capsys, tmp_path, synthetic_data_
     (["--verbose", "data", "show", "flan:synth_reviw"],
      "flan: error: unknown catalog entry 'synth_reviw'; did you mean synth_reviews"),
     (["data", "stats", "mix:synthetic:heldout_nil", "--verbose"],
-     "flan: error: unknown cluster 'nil'; known: ['arithmetic'"),
+     "flan: error: unknown cluster 'nil'; did you mean nli? (known: nli, "),
 ])
 def test_typos_are_one_line(capsys, synthetic_data_dir, use_data_dir, argv, message):
   use_data_dir(synthetic_data_dir)  # eval checks that its datasets are prepared first

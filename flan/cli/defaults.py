@@ -21,6 +21,11 @@ import pathlib
 import re
 
 from flan.data import catalog, clusters, mixtures
+from flan.errors import UserError
+
+class ModelDirError(UserError, FileNotFoundError):
+  """A --model_dir that is not there."""
+
 
 _MIXTURE_MACRO = re.compile(r"^MIXTURE\s*=\s*['\"]([^'\"]+)['\"]", re.MULTILINE)
 
@@ -91,7 +96,7 @@ def model_collection(model_dir: str, given: str | None) -> str:
   if given is not None:
     return check_collection(given)
   if not pathlib.Path(model_dir).is_dir():
-    raise FileNotFoundError(f"model directory {model_dir} does not exist")
+    raise ModelDirError(f"model directory {model_dir} does not exist")
   mixture = trained_mixture(model_dir)
   collection = mixture_collection(mixture) if mixture else None
   if collection is None:
