@@ -80,11 +80,10 @@ def family_model(preset: str, num_layers: int | None) -> ModelConfig:
 def write_random_checkpoint(model_dir: pathlib.Path, config: ModelConfig) -> None:
   """A model directory with a random float32 checkpoint at step 1, written tensor by tensor."""
   from flan.export import mapping
-  from flan.checkpoint import streaming
-  from flan.train import trainer
+  from flan.checkpoint import model_dir as model_dir_lib, streaming
 
   model_dir.mkdir(parents=True)
-  trainer.save_model_config(model_dir, config, None)
+  model_dir_lib.save_model_config(model_dir, config, None)
   shapes = {t.flan: mapping.flan_shape(t, config) for t in mapping.tensors(config)}
 
   def load(path: str) -> np.ndarray:

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from flan.model import presets
-from flan.checkpoint import manager
+from flan.checkpoint import manager, restore
 from flan.data import pipeline
 from flan.train import optimizer as optimizer_lib, step as step_lib, trainer
 from train_helpers import train_state
@@ -28,7 +28,7 @@ RUN = dict(model=TINY, batch_size=8, inputs_length=96, targets_length=32, learni
 
 
 def leaves(model_dir):
-  _, _, params, _ = trainer.load_model(model_dir)
+  _, _, params, _ = restore.load_model(model_dir)
   return [np.asarray(x) for x in jax.tree.leaves(jax.device_get(params))]
 
 

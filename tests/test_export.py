@@ -19,10 +19,8 @@ from flax import nnx
 
 from flan import cli
 from flan.data import vocab as vocab_lib
-from flan.checkpoint import streaming
 from flan.model import Decoder, presets
-from flan.checkpoint import manager
-from flan.train import trainer
+from flan.checkpoint import manager, model_dir as model_dir_lib, restore
 from flan.train import step as step_lib
 import train_helpers
 
@@ -60,7 +58,7 @@ def hf_logits(model, tokens):
 
 
 def flan_logits(model_dir, tokens):
-  _, graphdef, params, _ = trainer.load_model(model_dir)
+  _, graphdef, params, _ = restore.load_model(model_dir)
   return np.asarray(step_lib.model_logits(graphdef, params, {"decoder_input_tokens": tokens}))
 
 
@@ -82,7 +80,8 @@ def test_import_matches_transformers_logits(llama):
   saved = json.loads((flan_dir / "model_config.json").read_text())
   assert saved["model"]["scale_tied_logits"] is False
   assert saved["model"]["rope_theta"] == 500.0 and saved["model"]["norm_eps"] == 1e-5
-  assert saved["vocabulary"] == str(flan_dir / "vocabulary.model")
+  assert saved["vocabulary"] == "vocabulary.model"  # inside the folder: it can be moved
+  assert model_dir_lib.load_model_config(flan_dir).vocabulary == str(flan_dir / "vocabulary.model")
   tokens = tokens_batch()
   diff = np.abs(flan_logits(flan_dir, tokens) - hf_logits(model, tokens)).max()
   assert diff <= TOLERANCE, diff
@@ -142,7 +141,7 @@ def flan_run(tmp_path_factory):
   config = dataclasses.replace(presets["tiny"], rope_theta=1000.0)
   assert config.tie_embeddings and config.scale_tied_logits
   model_dir.mkdir()
-  trainer.save_model_config(model_dir, config, None)
+  model_dir_lib.save_model_config(model_dir, config, None)
   params = nnx.state(Decoder(config, rngs=nnx.Rngs(3)), nnx.Param)
   rng = np.random.default_rng(1)
   params = jax.tree.map(lambda x: x + 0.1 * rng.standard_normal(x.shape).astype(x.dtype)
@@ -174,7 +173,7 @@ def to_scanned(model_dir: pathlib.Path, out: pathlib.Path) -> None:
   saved = json.loads((model_dir / "model_config.json").read_text())
   saved["model"]["scan_layers"] = True
   (out / "model_config.json").write_text(json.dumps(saved))
-  config, _, params, _ = trainer.load_model(model_dir)
+  config, _, params, _ = restore.load_model(model_dir)
   scanned = nnx.state(Decoder(dataclasses.replace(config, scan_layers=True), rngs=nnx.Rngs(0)),
                       nnx.Param)
   scanned.replace_by_pure_dict(train_helpers.to_scanned(jax.device_get(params.to_pure_dict())))
@@ -203,7 +202,7 @@ def test_scanned_checkpoint_exports_to_the_same_bytes(flan_run, tmp_path):
 def test_scanned_model_loads_with_the_same_logits(flan_run, tmp_path):
   model_dir, config = flan_run
   to_scanned(model_dir, tmp_path / "scanned")
-  config, _, params, _ = trainer.load_model(tmp_path / "scanned")
+  config, _, params, _ = restore.load_model(tmp_path / "scanned")
   assert config.scan_layers and "blocks_scanned" in params
   tokens = tokens_batch(config.vocab_size)
   np.testing.assert_allclose(flan_logits(tmp_path / "scanned", tokens),
@@ -220,9 +219,9 @@ def test_init_from_the_other_layout(flan_run, tmp_path, source_scanned):
     model_dir = tmp_path / "scanned"
   target_config = dataclasses.replace(config, scan_layers=not source_scanned)
   target = nnx.state(Decoder(target_config, rngs=nnx.Rngs(9)), nnx.Param)
-  params = streaming.init_params(model_dir, target_config, None, target)
+  params = restore.init_params(model_dir, target_config, None, target)
   got = params.to_pure_dict()
-  want = trainer.load_model(model_dir)[2].to_pure_dict()
+  want = restore.load_model(model_dir)[2].to_pure_dict()
   want = train_helpers.to_unscanned(want) if source_scanned else train_helpers.to_scanned(want)
   assert jax.tree.structure(got) == jax.tree.structure(want)
   for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
@@ -235,7 +234,7 @@ def test_params_export(flan_run, tmp_path):
   out = tmp_path / "params"
   assert run_cli("export", "params", "--checkpoint", model_dir, "--out", out,
                  "--dtype", "bfloat16") == 0
-  loaded_config, _, params, _ = trainer.load_model(out)
+  loaded_config, _, params, _ = restore.load_model(out)
   assert loaded_config.param_dtype == "bfloat16"
   assert {str(x.dtype) for x in jax.tree.leaves(params)} == {"bfloat16"}
   import orbax.checkpoint as ocp
@@ -258,7 +257,7 @@ def test_bfloat16_export_imports_back(llama, tmp_path):
 
 
 def batch_loss(model_dir, batch):
-  _, graphdef, params, _ = trainer.load_model(model_dir)
+  _, graphdef, params, _ = restore.load_model(model_dir)
   logits = np.asarray(step_lib.model_logits(graphdef, params, batch), np.float64)
   logits -= logits.max(-1, keepdims=True)
   log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
@@ -287,8 +286,8 @@ def test_training_from_the_import_lowers_the_loss(llama, tmp_path, synthetic_dat
   before, after = batch_loss(flan_dir, batch), batch_loss(run, batch)
   assert after < before - 0.1, (before, after)
   # It started from the import (HF init: std 0.02), not from flan's own init (std 1.0 embedding).
-  imported = trainer.load_model(flan_dir)[2]["embed"]["embedding"][...]
-  tuned = trainer.load_model(run)[2]["embed"]["embedding"][...]
+  imported = restore.load_model(flan_dir)[2]["embed"]["embedding"][...]
+  tuned = restore.load_model(run)[2]["embed"]["embedding"][...]
   assert np.linalg.norm(tuned - imported) < 0.5 * np.linalg.norm(imported)
 
 
@@ -296,6 +295,7 @@ def test_errors_are_one_line(llama, tmp_path, capsys):
   hf_dir, _, flan_dir = llama
   out = tmp_path / "out"
   out.mkdir()
+  assert run_cli("export", "hf", "--checkpoint", flan_dir, "--out", out) == 0  # empty: accepted
   assert run_cli("export", "hf", "--checkpoint", flan_dir, "--out", out) == 2
   assert "already exists; pass --overwrite" in capsys.readouterr().err
   assert run_cli("export", "hf", "--checkpoint", flan_dir, "--out", out, "--overwrite") == 0

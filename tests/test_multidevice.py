@@ -13,6 +13,7 @@ SCRIPT = textwrap.dedent("""
     import json, sys
     import jax
     from flan.model import presets
+    from flan.checkpoint import restore
     from flan.train import trainer
     assert jax.device_count() == 8, jax.devices()
     out = {}
@@ -24,7 +25,7 @@ SCRIPT = textwrap.dedent("""
                     mesh_shape=mesh)
       lines = open(model_dir + "/metrics.jsonl").read().splitlines()
       out[name] = [json.loads(line)["loss"] for line in lines]
-      _, _, params, _ = trainer.load_model(model_dir)
+      _, _, params, _ = restore.load_model(model_dir)
       out[name + "_shardings"] = sorted({str(p.sharding.spec) for p in jax.tree.leaves(params)})
     print("RESULT " + json.dumps(out))
 """)

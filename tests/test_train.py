@@ -6,6 +6,8 @@ import jax
 import numpy as np
 import pytest
 
+from flan.checkpoint import manager, restore
+from flan.checkpoint.model_dir import ModelDirError
 from flan.model import presets
 from flan.train import trainer
 
@@ -19,7 +21,7 @@ def read_metrics(model_dir):
 
 
 def params_of(model_dir):
-  _, _, params, _ = trainer.load_model(model_dir)
+  _, _, params, _ = restore.load_model(model_dir)
   return jax.tree.leaves(jax.device_get(params))
 
 
@@ -46,8 +48,8 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path):
   trainer.train(model_dir=str(resumed), mixture="mix:synthetic", num_steps=6,
                 checkpoint_every=6, **RUN)
   # The restored checkpoint is the uninterrupted run's step-6 state, parameter for parameter.
-  _, _, at_six, _ = trainer.load_model(resumed)
-  straight_ckpt = trainer.checkpoints.Checkpointer(straight, asynchronous=False)
+  _, _, at_six, _ = restore.load_model(resumed)
+  straight_ckpt = manager.Checkpointer(straight, asynchronous=False)
   straight_six = straight_ckpt.restore_params(at_six, step=6)
   straight_ckpt.close()
   for a, b in zip(jax.tree.leaves(at_six), jax.tree.leaves(straight_six)):
@@ -84,5 +86,5 @@ def test_vocabulary_mismatch_is_a_clear_error(tmp_path):
   config = json.loads((model_dir / "model_config.json").read_text())
   config["vocabulary_fingerprint"] = "0" * 16
   (model_dir / "model_config.json").write_text(json.dumps(config))
-  with pytest.raises(trainer.TrainingError, match="trained with a vocabulary that differs"):
-    trainer.load_model(model_dir)
+  with pytest.raises(ModelDirError, match="trained with a vocabulary that differs"):
+    restore.load_model(model_dir)

@@ -1,9 +1,11 @@
 """Orbax checkpoints of the train state, with the data position and run config beside them.
 
-Layout of `<model_dir>/checkpoints/<step>/`:
+Layout of `<model_dir>/checkpoints/<step>/` (the whole folder: model_dir.py):
     state/    the train state (params, optimizer state, step), Orbax's standard format
-    meta/     JSON: {"step": ..., "data": {"batches": ...}, ...}
+    meta/     JSON: {"step": ..., "data": {"batches": ...}, "mixture": ..., "vocabulary": ...}
 
+`orbax_manager` is the one place an Orbax `CheckpointManager` is made (the trainer's
+`Checkpointer`, the params-only restore and streaming.write_checkpoint all go through it).
 Orbax writes each checkpoint to a temporary folder and renames it only once complete, so an
 interrupted save is never listed; `latest_step` only sees finished checkpoints.
 """
@@ -17,18 +19,30 @@ from typing import Any
 import jax
 import orbax.checkpoint as ocp
 
+from flan.checkpoint import model_dir as model_dir_lib
+
+
+def orbax_manager(model_dir: str | pathlib.Path, *, keep: int | None = None,
+                  asynchronous: bool = False, item_handlers: dict | None = None,
+                  create: bool = True) -> ocp.CheckpointManager:
+  """An Orbax CheckpointManager of <model_dir>/checkpoints with the items "state" and "meta"
+  (`item_handlers`: custom handlers for them, e.g. streaming's one-tensor-at-a-time writer)."""
+  options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=create,
+                                         enable_async_checkpointing=asynchronous)
+  directory = pathlib.Path(model_dir).absolute() / model_dir_lib.CHECKPOINTS
+  if item_handlers is not None:
+    return ocp.CheckpointManager(directory, options=options, item_handlers=item_handlers)
+  return ocp.CheckpointManager(directory, options=options, item_names=("state", "meta"))
+
 
 class Checkpointer:
   """Saves every `every` steps, keeps the newest `keep`, restores the latest complete one."""
 
   def __init__(self, model_dir: str | pathlib.Path, every: int = 1000, keep: int = 3,
                asynchronous: bool = True):
-    self.directory = pathlib.Path(model_dir).absolute() / "checkpoints"
+    self.directory = pathlib.Path(model_dir).absolute() / model_dir_lib.CHECKPOINTS
     self.every = every
-    options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True,
-                                           enable_async_checkpointing=asynchronous)
-    self.manager = ocp.CheckpointManager(self.directory, options=options,
-                                         item_names=("state", "meta"))
+    self.manager = orbax_manager(model_dir, keep=keep, asynchronous=asynchronous)
 
   def latest_step(self) -> int | None:
     return self.manager.latest_step()
@@ -63,15 +77,19 @@ class Checkpointer:
       return restored["state"], dict(restored["meta"])
     return None
 
-  def restore_params(self, abstract_params: Any, step: int | None = None) -> Any | None:
-    """Only the parameters of a checkpoint (no optimizer state), or None when there is none."""
+  def restore_params(self, target: Any, step: int | None = None) -> Any | None:
+    """Only the parameters of a checkpoint (no optimizer state), or None when there is none:
+    jax.Arrays with `target`'s shapes, dtypes (cast while read) and shardings, restored from a
+    trainer-written or a streamed checkpoint alike."""
     step = self.latest_step() if step is None else step
     if step is None:
       return None
-    target = jax.tree.map(ocp.utils.to_shape_dtype_struct, abstract_params)
-    restored = self.manager.restore(
-        step, args=ocp.args.Composite(state=ocp.args.PyTreeRestore(
-            {"params": target}, partial_restore=True)))
+    structs = jax.tree.map(ocp.utils.to_shape_dtype_struct, target)
+    restore_args = jax.tree.map(
+        lambda x: ocp.ArrayRestoreArgs(sharding=x.sharding, global_shape=x.shape, dtype=x.dtype),
+        structs)
+    restored = self.manager.restore(step, args=ocp.args.Composite(state=ocp.args.PyTreeRestore(
+        {"params": structs}, restore_args={"params": restore_args}, partial_restore=True)))
     return restored["state"]["params"]
 
   def wait(self):

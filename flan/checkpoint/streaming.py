@@ -21,16 +21,15 @@ chunk each is decoded whole once per layer).
 Writing: `write_checkpoint` saves a train-state-shaped tree {"step", "params"} whose leaves are
 `LazyArray`s. Orbax writes them through a type handler that loads, writes and drops them one by
 one, so the model never sits in memory; the result restores like any flan checkpoint
-(`Checkpointer.restore_params`, `trainer.load_model`, `trainer.train(init_from=...)`).
+(`Checkpointer.restore_params`, `restore.load_model`, `trainer.train(init_from=...)`).
 
-`init_params` starts a run from any checkpoint whose shapes match, in either layout: a scanned
-run from an unscanned import and the other way round (`read_into` re-stacks while reading).
+`read_into` places a checkpoint's parameters into a target of the other layout (scanned from
+unscanned and the other way round), re-stacking while reading: `restore.init_params` uses it.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import pathlib
 from typing import Any, Callable
 
@@ -38,59 +37,14 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
-from flan.export import ConversionError
+from flan.checkpoint import manager, model_dir as model_dir_lib
+from flan.checkpoint.model_dir import ModelDirError
 from flan.model import ModelConfig
 
-MODEL_CONFIG_FILE = "model_config.json"  # as flan.train.trainer.MODEL_CONFIG_FILE
 SCANNED = "blocks_scanned"
 
 
 # --- reading ---------------------------------------------------------------------------------
-
-def checkpoint_steps(model_dir: pathlib.Path) -> list[int]:
-  """Steps of the finished checkpoints (Orbax renames a step folder to its number last)."""
-  directory = model_dir / "checkpoints"
-  if not directory.is_dir():
-    return []
-  return sorted(int(p.name) for p in directory.iterdir() if p.name.isdigit() and p.is_dir())
-
-
-def resolve(path: str | pathlib.Path, step: int | None = None) -> tuple[pathlib.Path, int]:
-  """(model_dir, step) of a model directory (latest step by default) or of one of its
-  <model_dir>/checkpoints/<step> folders."""
-  path = pathlib.Path(path).absolute()
-  if not (path / MODEL_CONFIG_FILE).exists() and path.name.isdigit() \
-      and (path.parent.parent / MODEL_CONFIG_FILE).exists():
-    path, step = path.parent.parent, int(path.name) if step is None else step
-  if not (path / MODEL_CONFIG_FILE).exists():
-    raise ConversionError(f"{path} is not a flan model directory (no {MODEL_CONFIG_FILE})")
-  steps = checkpoint_steps(path)
-  if not steps:
-    raise ConversionError(f"{path}: no complete checkpoint found")
-  if step is None:
-    step = steps[-1]
-  elif step not in steps:
-    raise ConversionError(f"{path}: no checkpoint at step {step} (steps: {steps})")
-  return path, step
-
-
-def load_model_config(model_dir: pathlib.Path) -> tuple[ModelConfig, dict]:
-  """(ModelConfig, the whole model_config.json) of a model directory, its vocabulary checked."""
-  from flan.data import vocab as vocab_lib
-  saved = json.loads((model_dir / MODEL_CONFIG_FILE).read_text())
-  try:
-    config = ModelConfig(**saved["model"])
-  except (TypeError, ValueError) as e:
-    raise ConversionError(f"{model_dir / MODEL_CONFIG_FILE}: {e}") from None
-  vocabulary = pathlib.Path(saved.get("vocabulary") or vocab_lib.DEFAULT_VOCAB)
-  if not vocabulary.exists():
-    raise ConversionError(f"{model_dir}: its vocabulary {vocabulary} does not exist")
-  if saved.get("vocabulary_fingerprint") not in (None, vocab_lib.fingerprint(str(vocabulary))):
-    raise ConversionError(f"{model_dir} was trained with a vocabulary that differs from "
-                          f"{vocabulary} (fingerprints {saved['vocabulary_fingerprint']} vs "
-                          f"{vocab_lib.fingerprint(str(vocabulary))})")
-  return config, dict(saved, vocabulary=str(vocabulary))
-
 
 def _key_names(keys: tuple) -> list[str]:
   return [str(getattr(k, "key", getattr(k, "name", getattr(k, "idx", k)))) for k in keys]
@@ -122,12 +76,11 @@ class CheckpointReader:
   def __init__(self, path: str | pathlib.Path, step: int | None = None):
     import tensorstore as ts
     self._ts = ts
-    self.model_dir, self.step = resolve(path, step)
-    self.config, self.saved = load_model_config(self.model_dir)
-    self.vocabulary = self.saved["vocabulary"]
-    step_dir = self.model_dir / "checkpoints" / str(self.step)
-    self.state_dir = step_dir / "state"
-    self.meta = _read_json_item(step_dir / "meta")
+    self.model_dir, self.step = model_dir_lib.resolve(path, step)
+    saved = model_dir_lib.load_model_config(self.model_dir)
+    self.config, self.vocabulary = saved.model, saved.vocabulary
+    self.state_dir = self.model_dir / model_dir_lib.CHECKPOINTS / str(self.step) / "state"
+    self.meta = model_dir_lib.read_meta(self.model_dir, self.step)
     metadata = ocp.PyTreeCheckpointer().metadata(self.state_dir).item_metadata
     self._zarr = "zarr3" if getattr(metadata, "use_zarr3", False) else "zarr"
     self._ocdbt = (self.state_dir / "manifest.ocdbt").exists()
@@ -150,7 +103,7 @@ class CheckpointReader:
 
   def _entry(self, path: str) -> _Entry:
     if path not in self.entries:
-      raise ConversionError(f"{self.state_dir}: no parameter {path!r} (model_config.json and the "
+      raise ModelDirError(f"{self.state_dir}: no parameter {path!r} (model_config.json and the "
                             f"checkpoint disagree)")
     return self.entries[path]
 
@@ -166,13 +119,6 @@ class CheckpointReader:
     if entry.index is not None:
       array = array[entry.index]
     return np.asarray(array.read().result())
-
-
-def _read_json_item(directory: pathlib.Path) -> dict:
-  """The JSON item Orbax's JsonCheckpointHandler saved in `directory` ({} when absent)."""
-  if not directory.is_dir():
-    return {}
-  return dict(ocp.Checkpointer(ocp.JsonCheckpointHandler()).restore(directory))
 
 
 # --- writing ---------------------------------------------------------------------------------
@@ -205,7 +151,7 @@ class _OneByOneHandler(ocp.type_handlers.NumpyHandler):
     for value, info, arg in zip(values, infos, args):
       array = value.load()
       if tuple(array.shape) != tuple(value.shape) or array.dtype != value.dtype:
-        raise ConversionError(f"{info.name}: produced {array.shape} {array.dtype}, expected "
+        raise ModelDirError(f"{info.name}: produced {array.shape} {array.dtype}, expected "
                               f"{value.shape} {value.dtype}")
       await super()._background_serialize([array], [info], [arg])
       del array
@@ -221,18 +167,16 @@ def write_checkpoint(model_dir: pathlib.Path, step: int, params: Any, meta: dict
       (LazyArray, _OneByOneHandler(progress)))
   handlers = {"state": ocp.PyTreeCheckpointHandler(type_handler_registry=registry),
               "meta": ocp.JsonCheckpointHandler()}
-  options = ocp.CheckpointManagerOptions(create=True, enable_async_checkpointing=False)
-  manager = ocp.CheckpointManager(model_dir.absolute() / "checkpoints", options=options,
-                                  item_handlers=handlers)
+  orbax = manager.orbax_manager(model_dir, item_handlers=handlers)
   step_leaf = LazyArray((), np.dtype(np.int32), lambda: np.asarray(step, np.int32))
   try:
-    manager.save(step, args=ocp.args.Composite(
+    orbax.save(step, args=ocp.args.Composite(
         state=ocp.args.PyTreeSave({"step": step_leaf, "params": params}),
         meta=ocp.args.JsonSave(meta)))
-    manager.wait_until_finished()
+    orbax.wait_until_finished()
   finally:
-    manager.close()
-  return model_dir / "checkpoints" / str(step)
+    orbax.close()
+  return pathlib.Path(model_dir) / model_dir_lib.CHECKPOINTS / str(step)
 
 
 def lazy_params(config: ModelConfig, load: Callable[[str], np.ndarray]) -> Any:
@@ -281,43 +225,3 @@ def read_into(reader: CheckpointReader, target: Any) -> Any:
   paths = param_paths([("params",) + tuple(keys) for keys, _ in leaves])
   return jax.tree_util.tree_unflatten(
       treedef, [place(path, leaf) for path, (_, leaf) in zip(paths, leaves)])
-
-
-def restore_params(model_dir: pathlib.Path, step: int, target: Any) -> Any:
-  """The params of a checkpoint restored into `target`'s shapes, dtypes and shardings (jax.Arrays
-  placed directly; works for trainer-written and streamed checkpoints alike)."""
-  structs = jax.tree.map(ocp.utils.to_shape_dtype_struct, target)
-  restore_args = jax.tree.map(
-      lambda x: ocp.ArrayRestoreArgs(sharding=x.sharding, global_shape=x.shape, dtype=x.dtype),
-      structs)
-  manager = ocp.CheckpointManager(model_dir.absolute() / "checkpoints",
-                                  item_names=("state", "meta"))
-  try:
-    restored = manager.restore(step, args=ocp.args.Composite(state=ocp.args.PyTreeRestore(
-        {"params": structs}, restore_args={"params": restore_args}, partial_restore=True)))
-  finally:
-    manager.close()
-  return restored["state"]["params"]
-
-
-def init_params(init_from: str | pathlib.Path, config: ModelConfig, vocabulary: str | None,
-                target: Any, step: int | None = None) -> Any:
-  """The parameters a run starts from (`trainer.train(init_from=...)`): those of a model
-  directory (an import, a params export, or any flan run), restored into `target` (the run's
-  sharded params) after checking that shapes and vocabulary agree."""
-  from flan.data import vocab as vocab_lib
-  model_dir, step = resolve(init_from, step)
-  source, saved = load_model_config(model_dir)
-  ignored = ("dtype", "param_dtype", "remat", "scan_layers")
-  mismatched = [f"{k}={getattr(source, k)!r} (this run: {getattr(config, k)!r})"
-                for k in dataclasses.asdict(config) if k not in ignored
-                and getattr(source, k) != getattr(config, k)]
-  if mismatched:
-    raise ConversionError(f"init_from {model_dir}: another model shape: {', '.join(mismatched)}")
-  if saved.get("vocabulary_fingerprint") != vocab_lib.fingerprint(vocabulary):
-    raise ConversionError(f"init_from {model_dir}: its vocabulary ({saved['vocabulary']}) is not "
-                          f"this run's ({vocabulary or vocab_lib.DEFAULT_VOCAB})")
-  reader = CheckpointReader(model_dir, step)
-  if reader.scanned != config.scan_layers:  # the other layout: re-stacked while it is read
-    return read_into(reader, target)
-  return restore_params(model_dir, step, target)

@@ -224,10 +224,14 @@ def call(fn, **overrides):
     raise
 
 
+def _write(path: pathlib.Path, text: str) -> None:
+  path.parent.mkdir(parents=True, exist_ok=True)
+  path.write_text(text)
+
+
 def write_config(path: pathlib.Path, operative: bool) -> None:
   import gin
-  path.parent.mkdir(parents=True, exist_ok=True)
-  path.write_text(gin.operative_config_str() if operative else gin.config_str())
+  _write(path, gin.operative_config_str() if operative else gin.config_str())
 
 
 def model_dir() -> pathlib.Path:
@@ -240,10 +244,12 @@ def model_dir() -> pathlib.Path:
 
 
 def train_with_configs(train_fn, **overrides):
-  """Calls the gin-configured trainer, writing config.gin before and operative_config.gin after
-  into the model directory."""
+  """Calls the gin-configured trainer, writing config.gin into the model directory once the run
+  is checked (the trainer's `on_start`: nothing is written for a run that cannot start) and
+  operative_config.gin after it."""
+  import gin
   directory = model_dir()
-  write_config(directory / "config.gin", operative=False)
-  result = call(train_fn, **overrides)
+  config = gin.config_str()  # as parsed, before the call adds anything
+  result = call(train_fn, on_start=lambda: _write(directory / "config.gin", config), **overrides)
   write_config(directory / "operative_config.gin", operative=True)
   return result

@@ -187,10 +187,7 @@ def cmd_plan(args, gin_bindings):
 def cmd_eval(args):
   from flan.eval import runner
 
-  from flan.data import prepare
-
-  specs = _eval_specs(args)
-  prepare.require_ready([s[0] if isinstance(s, tuple) else s for s in specs])
+  specs = _eval_specs(args)  # evaluate_model checks that their data is prepared, first
   out = args.out or os.path.join(args.model_dir, "eval")
   # Held-out status comes from the model's training mixture (runner.untrained_clusters).
   summary = runner.evaluate_model(args.model_dir, specs, out_dir=out, splits=args.splits,

@@ -8,8 +8,10 @@ Modules (each one idea; see README.md in this folder for the layouts and the sca
   families.py         config.json <-> ModelConfig per family (Llama, Mistral, Qwen2/3, Gemma 2/3)
   mapping.py          flan parameter paths <-> Hugging Face tensor names and layouts
   safetensors_io.py   streaming safetensors reader and sharded writer (numpy only)
-  streaming.py        Orbax checkpoints read and written one tensor at a time
-  output.py           export folders that never look complete before they are
+  output.py           output folders that never look complete before they are and never lose
+                      a file flan did not write
+(the model directory itself, and reading/writing checkpoints one tensor at a time, belong to
+flan/checkpoint: model_dir.py, streaming.py)
   tokenizer.py        the SentencePiece vocabulary as Hugging Face tokenizer files, prompt format
   hf_tokenizer.py     a model's tokenizer.json in (special ids) and out (prompt post-processor,
                       chat template, padding id distinct from the start token)

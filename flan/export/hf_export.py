@@ -88,7 +88,7 @@ def export_hf(checkpoint: str | pathlib.Path, out: str | pathlib.Path, *,
                             f"model_config.json implies {expected}")
   max_positions = _max_positions(reader.model_dir)
 
-  with output.staged_output(out, overwrite, reader.model_dir) as tmp:
+  with output.staged_output(out, overwrite, reader.model_dir, command="export hf") as tmp:
     writer = ShardedWriter(tmp, [(t.hf, mapping.hf_shape(t, config), out_dtype) for t in tensors],
                            max_shard_bytes=max_shard_bytes)
     for t in tqdm(tensors, desc="export hf", unit="tensor", disable=not progress):

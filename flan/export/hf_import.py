@@ -4,10 +4,12 @@
 
 reads config.json, *.safetensors and tokenizer.model from the Hugging Face folder and writes
 
-    model_config.json        the ModelConfig (families.model_config_from_hf) + vocabulary path
+    model_config.json        the ModelConfig (families.model_config_from_hf) + vocabulary (a bare name: the folder can move)
     vocabulary.model         tokenizer.model: the run's SentencePiece vocabulary, or
     vocabulary.json          tokenizer.json with the model's BOS/EOS/pad ids (hf_tokenizer.py)
     checkpoints/0/           an Orbax checkpoint {"step", "params"}, no optimizer state
+                             meta keeps the trained-on mixture of a `flan export hf` folder
+                             (flan_prompt.json), so its held-out clusters survive the round trip
     hf_config.json           the source config.json, for reference and the way back
     finetune.gin             model shape, vocabulary and init_from, on top of runs/train.gin:
 
@@ -37,7 +39,7 @@ import numpy as np
 
 from flan.data import hf_vocab
 from flan.export import ConversionError, hf_tokenizer, mapping, output, tokenizer
-from flan.checkpoint import streaming
+from flan.checkpoint import model_dir as model_dir_lib, streaming
 from flan.export.safetensors_io import SafetensorsDir, SafetensorsError
 
 VOCABULARY_FILE = "vocabulary.model"        # a SentencePiece tokenizer.model
@@ -111,14 +113,22 @@ def gin_text(config, vocabulary: pathlib.Path, init_from: pathlib.Path, source: 
           f"  init_from = \"{init_from}\"\n")
 
 
+def trained_on(source: pathlib.Path) -> dict:
+  """{"mixture": ...} when `source` is a `flan export hf` folder whose flan_prompt.json records
+  the mixture the model was trained on (so evaluating the import still knows its held-out
+  clusters), else {}."""
+  try:
+    mixture = json.loads((source / "flan_prompt.json").read_text())["trained_on"]["mixture"]
+  except (OSError, ValueError, KeyError, TypeError):
+    return {}
+  return {"mixture": mixture} if isinstance(mixture, str) and mixture else {}
+
+
 def import_hf(source: str | pathlib.Path, out: str | pathlib.Path, *,
               param_dtype: str = "float32", overwrite: bool = False,
               progress: bool = True) -> pathlib.Path:
   """Imports a Hugging Face Llama folder into a flan model directory; returns its path."""
   from tqdm.auto import tqdm
-
-  from flan.data import vocab as vocab_lib
-  from flan.checkpoint.streaming import MODEL_CONFIG_FILE
 
   source = pathlib.Path(source).absolute()
   dtype = _dtype(param_dtype)
@@ -131,21 +141,19 @@ def import_hf(source: str | pathlib.Path, out: str | pathlib.Path, *,
     t = by_path[path]
     return np.ascontiguousarray(mapping.from_hf(t, weights.read(t.hf), config), dtype=dtype)
 
-  with output.staged_output(final, overwrite, source) as tmp:
+  with output.staged_output(final, overwrite, source, command="import hf") as tmp:
     if isinstance(vocabulary, pathlib.Path):
       shutil.copyfile(vocabulary, tmp / vocabulary_file)
     else:
       tokenizer_json, special = vocabulary
       hf_vocab.write_vocabulary(tokenizer_json, tmp / vocabulary_file, **special)
-    fingerprint = vocab_lib.fingerprint(str(tmp / vocabulary_file))
-    saved = {"model": dataclasses.asdict(config), "vocabulary": str(final / vocabulary_file),
-             "vocabulary_fingerprint": fingerprint}
-    (tmp / MODEL_CONFIG_FILE).write_text(json.dumps(saved, indent=2))
+    model_dir_lib.save_model_config(tmp, config, str(tmp / vocabulary_file))  # recorded by name
+    fingerprint = model_dir_lib.load_model_config(tmp).fingerprint
     (tmp / "hf_config.json").write_text(json.dumps(hf, indent=2) + "\n")
     (tmp / GIN_FILE).write_text(gin_text(config, final / vocabulary_file, final, str(source)))
     bar = tqdm(total=len(by_path) + 1, desc="import hf", unit="tensor", disable=not progress)
     meta = {"step": 0, "data": {"batches": 0}, "vocabulary": fingerprint,
-            "imported_from": str(source)}
+            "imported_from": str(source), **trained_on(source)}
     streaming.write_checkpoint(tmp, 0, streaming.lazy_params(config, load), meta,
                                progress=lambda name: bar.update(1))
     bar.close()

@@ -2,9 +2,11 @@
 
     export_params("runs/x/model", "exports/x-params", dtype="bfloat16")
 
-writes `model_config.json` (param_dtype = the export dtype), `vocabulary.model` and
-`checkpoints/<step>/` holding {"step", "params"} and no optimizer state: a third of an
-Adafactor train state at most, loadable by `trainer.load_model` / `flan eval` for serving and by
+writes a model directory (flan/checkpoint/model_dir.py): `model_config.json` (param_dtype = the
+export dtype), `vocabulary.model` and `checkpoints/<step>/` holding {"step", "params"} and no
+optimizer state (a third of an Adafactor train state at most) with the source's meta, so the
+trained-on mixture (and with it the held-out clusters `flan eval` reports) carries over.
+Loadable by `flan.checkpoint.restore.load_model` / `flan eval` for serving and by
 `trainer.train(init_from=...)` for further fine-tuning. Parameters are read, cast and written
 one at a time; a scanned checkpoint is written in the Decoder's unscanned layout.
 """
@@ -12,16 +14,13 @@ one at a time; a scanned checkpoint is written in the Decoder's unscanned layout
 from __future__ import annotations
 
 import dataclasses
-import json
 import pathlib
 import shutil
 
 import numpy as np
 
+from flan.checkpoint import model_dir as model_dir_lib, streaming
 from flan.export import hf_export, output
-from flan.checkpoint import streaming
-
-VOCABULARY_FILE = "vocabulary.model"
 
 
 def export_params(checkpoint: str | pathlib.Path, out: str | pathlib.Path, *,
@@ -39,14 +38,8 @@ def export_params(checkpoint: str | pathlib.Path, out: str | pathlib.Path, *,
   def load(path: str) -> np.ndarray:
     return np.ascontiguousarray(reader.read(path), dtype=out_dtype)
 
-  with output.staged_output(final, overwrite, reader.model_dir) as tmp:
-    # vocabulary.model (SentencePiece) or vocabulary.json (a tokenizer.json vocabulary).
-    vocabulary_file = pathlib.Path(VOCABULARY_FILE).with_suffix(
-        pathlib.Path(str(reader.vocabulary)).suffix or ".model").name
-    shutil.copyfile(reader.vocabulary, tmp / vocabulary_file)
-    saved = dict(reader.saved, model=dataclasses.asdict(config),
-                 vocabulary=str(final / vocabulary_file))
-    (tmp / streaming.MODEL_CONFIG_FILE).write_text(json.dumps(saved, indent=2))
+  with output.staged_output(final, overwrite, reader.model_dir, command="export params") as tmp:
+    model_dir_lib.save_model_config(tmp, config, reader.vocabulary, copy_vocabulary=True)
     if (reader.model_dir / "hf_config.json").exists():
       shutil.copyfile(reader.model_dir / "hf_config.json", tmp / "hf_config.json")
     meta = dict(reader.meta, exported_from=str(reader.model_dir), step=reader.step)

@@ -2,8 +2,11 @@
 
     train(model_dir="runs/x", mixture="mix:synthetic", model=presets["demo"], num_steps=600)
 
-writes into `model_dir`:
-    checkpoints/<step>/    Orbax checkpoints (state + data position + vocabulary)
+writes into `model_dir` (the whole layout: flan/checkpoint/model_dir.py), and only once the run
+can start (`check_run`: the mixture resolves, its datasets are prepared, vocabulary and model
+shape fit, an existing model_dir or init_from matches):
+    model_config.json      the model's shape and vocabulary (flan.checkpoint.model_dir)
+    checkpoints/<step>/    Orbax checkpoints (state + data position + mixture + vocabulary)
     data_state/            the input pipeline's iterator at each checkpoint (flan/data/pipeline.py)
     metrics.jsonl          one line per logged step: loss per target token, token accuracy,
                            learning rate, gradient norm, packing efficiency, tokens/s
@@ -20,8 +23,6 @@ whole batch).
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import pathlib
 import signal
 from typing import Callable
@@ -30,14 +31,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from flax import nnx
 
 from flan.errors import UserError
-from flan.data import prepare, vocab as vocab_lib
-from flan.model import Decoder, ModelConfig
-from flan.checkpoint import manager
-from flan.data import pipeline
 from flan import sharding
+from flan.checkpoint import manager, model_dir as model_dir_lib, restore
+from flan.data import pipeline, prepare
+from flan.data import vocab as vocab_lib
+from flan.model import ModelConfig
 from flan.train import logger as metrics_lib
 from flan.train import optimizer as optimizer_lib, step as step_lib
 
@@ -113,6 +113,33 @@ def batch_tasks(task_names: list[str], tasks: tuple[str, ...]) -> list[str]:
   return [name for name, held in zip(task_names, union) if held]
 
 
+def check_data(mixture: str, prepared: bool = True) -> None:
+  """Fails unless `mixture` (a mixture or a task name) resolves and (`prepared`) the TFDS data
+  of every dataset it trains on is prepared (`flan data prepare` names what is missing). With
+  task caches (FLAN_CACHE_DIR) the tasks may be read from the cache instead, so only the names
+  are checked."""
+  specs = prepare.entries_for([mixture], evaluation=False)
+  if prepared and not pipeline.cache_dirs():
+    prepare.require_ready(specs)
+
+
+def check_run(model_dir: pathlib.Path, mixture: str, model: ModelConfig, vocabulary: str | None,
+              init_from: str | None):
+  """Everything a run needs before it writes anything; returns the seqio vocabulary."""
+  if init_from and pathlib.Path(init_from).absolute() == model_dir.absolute():
+    raise TrainingError(f"model_dir {model_dir} is init_from itself; train into a new directory")
+  vocab = vocab_lib.get_vocabulary(vocabulary)
+  vocab_lib.check_model_fit(vocabulary, vocab.vocab_size, model.vocab_size)
+  if vocab.vocab_size > model.vocab_size:
+    raise TrainingError(f"the vocabulary has {vocab.vocab_size} pieces but the model's embedding "
+                        f"has {model.vocab_size} rows; set vocab_size >= {vocab.vocab_size}")
+  model_dir_lib.check_compatible(model_dir, model, vocabulary)
+  if init_from and not model_dir_lib.checkpoint_steps(model_dir):
+    restore.check_init_from(init_from, model, vocabulary)
+  check_data(mixture)
+  return vocab
+
+
 def _progress(total: int, initial: int, enabled: bool):
   from tqdm.auto import tqdm
   return tqdm(total=total, initial=initial, disable=not enabled or jax.process_index() != 0,
@@ -131,7 +158,8 @@ def train(*, model_dir: str, mixture: str, model: ModelConfig, num_steps: int,
           tensorboard: bool = True, vocabulary: str | None = None,
           init_from: str | None = None, progress: bool = True,
           host_input: str = "shard", loss_capacity: float | None = None,
-          task_loss_scaling: bool = False) -> dict:
+          task_loss_scaling: bool = False,
+          on_start: Callable[[], None] | None = None) -> dict:
   """Trains `model` on `mixture` for `num_steps` steps (resuming), returns the last metrics.
 
   init_from: a model directory (`flan import hf` or `flan export params` output, or another run)
@@ -151,6 +179,9 @@ def train(*, model_dir: str, mixture: str, model: ModelConfig, num_steps: int,
   size (flan/train/task_scaling.py; configs/experiments/task_loss_scaling.gin). Off in the
   FLAN recipe.
 
+  on_start: called once the run is checked (`check_run`) and before anything is written into
+  `model_dir` (the CLI writes config.gin there).
+
   host_input: how the hosts of a multi-host run read the data (no difference on one host):
   "shard", each host its own `seqio.ShardInfo` shard and batch_size / hosts rows per step (the
   normal mode: each host packs only its share); "global", every host the whole stream, each
@@ -162,23 +193,19 @@ def train(*, model_dir: str, mixture: str, model: ModelConfig, num_steps: int,
   if host_input not in HOST_INPUTS:
     raise TrainingError(f"host_input must be one of {HOST_INPUTS}, got {host_input!r}")
   model_dir = pathlib.Path(model_dir)
-  if init_from and pathlib.Path(init_from).absolute() == model_dir.absolute():
-    raise TrainingError(f"model_dir {model_dir} is init_from itself; train into a new directory")
-  vocab = vocab_lib.get_vocabulary(vocabulary)
-  vocab_lib.check_model_fit(vocabulary, vocab.vocab_size, model.vocab_size)
-  prepare.require_ready(prepare.entries_for([mixture], evaluation=False))
-  model_dir.mkdir(parents=True, exist_ok=True)
-  save_model_config(model_dir, model, vocabulary)
-  if vocab.vocab_size > model.vocab_size:
-    raise TrainingError(f"the vocabulary has {vocab.vocab_size} pieces but the model's embedding "
-                        f"has {model.vocab_size} rows; set vocab_size >= {vocab.vocab_size}")
-  schedule = learning_rate if callable(learning_rate) else optax.constant_schedule(learning_rate)
   mesh = sharding.make_mesh(mesh_shape)
   rules = tuple(axis_rules) if axis_rules else sharding.DEFAULT_RULES
   try:
     sharding.check_batch(batch_size, mesh, rules, microbatches)
   except ValueError as e:
     raise TrainingError(str(e)) from None
+  host_batch_size(batch_size)  # divides over the hosts
+  vocab = check_run(model_dir, mixture, model, vocabulary, init_from)
+  if on_start is not None:
+    on_start()
+  model_dir.mkdir(parents=True, exist_ok=True)
+  model_dir_lib.save_model_config(model_dir, model, vocabulary)
+  schedule = learning_rate if callable(learning_rate) else optax.constant_schedule(learning_rate)
   graphdef, tx, state, shardings = step_lib.build_state(
       model, lambda axes: optimizer(learning_rate=schedule, axes=axes), seed, mesh, rules)
   batch_sharding = sharding.batch_sharding(mesh, rules)
@@ -188,15 +215,12 @@ def train(*, model_dir: str, mixture: str, model: ModelConfig, num_steps: int,
   restored = ckpt.restore(state)
   if restored is not None:
     state, meta = restored
-    if meta.get("vocabulary") != vocab_lib.fingerprint(vocabulary):
-      raise TrainingError(f"{model_dir}: the checkpoint was trained with another vocabulary "
-                          f"(fingerprint {meta.get('vocabulary')}, this run's is "
-                          f"{vocab_lib.fingerprint(vocabulary)}); use a new model_dir")
+    model_dir_lib.check_vocabulary(f"{model_dir}: the checkpoint", meta.get("vocabulary"),
+                                   vocabulary)
     start_step, start_batch = int(meta["step"]), int(meta["data"]["batches"])
     print(f"resuming {model_dir} from step {start_step}")
   elif init_from:
-    from flan.checkpoint import streaming
-    params = streaming.init_params(init_from, model, vocabulary, state["params"])
+    params = restore.init_params(init_from, model, vocabulary, state["params"])
     state = dict(state, params=params, opt_state=jax.jit(
         tx.init, out_shardings=shardings["opt_state"])(params))
     print(f"starting {model_dir} from the parameters of {init_from}")
@@ -279,43 +303,3 @@ def train(*, model_dir: str, mixture: str, model: ModelConfig, num_steps: int,
   logger.close()
   ckpt.close()
   return last
-
-
-MODEL_CONFIG_FILE = "model_config.json"
-
-
-def save_model_config(model_dir: pathlib.Path, model: ModelConfig, vocabulary: str | None):
-  """The model's shape and vocabulary beside the checkpoints, so evaluation needs no gin."""
-  config = {"model": dataclasses.asdict(model),
-            "vocabulary": str(vocabulary) if vocabulary else None,
-            "vocabulary_fingerprint": vocab_lib.fingerprint(vocabulary)}
-  path = model_dir / MODEL_CONFIG_FILE
-  if path.exists() and json.loads(path.read_text())["model"] != config["model"]:
-    raise TrainingError(f"{model_dir} holds a model of another shape ({path}); "
-                        f"use a new model_dir")
-  path.write_text(json.dumps(config, indent=2))
-
-
-def load_model(model_dir: str | pathlib.Path, step: int | None = None):
-  """(config, graphdef, params, vocabulary) of a trained model, from its latest checkpoint."""
-  model_dir = pathlib.Path(model_dir)
-  path = model_dir / MODEL_CONFIG_FILE
-  if not path.exists():
-    raise TrainingError(f"{model_dir} is not a model directory (no {MODEL_CONFIG_FILE})")
-  saved = json.loads(path.read_text())
-  config = ModelConfig(**saved["model"])
-  vocab = vocab_lib.get_vocabulary(saved.get("vocabulary"))
-  if saved.get("vocabulary_fingerprint") != vocab_lib.fingerprint(saved.get("vocabulary")):
-    raise TrainingError(f"{model_dir} was trained with a vocabulary that differs from "
-                        f"{saved.get('vocabulary') or vocab_lib.DEFAULT_VOCAB} (fingerprints "
-                        f"{saved.get('vocabulary_fingerprint')} vs "
-                        f"{vocab_lib.fingerprint(saved.get('vocabulary'))})")
-  graphdef, params = nnx.split(Decoder(config, rngs=nnx.Rngs(0)), nnx.Param)
-  ckpt = manager.Checkpointer(model_dir, asynchronous=False)
-  try:
-    restored = ckpt.restore_params(params, step)
-  finally:
-    ckpt.close()
-  if restored is None:
-    raise TrainingError(f"{model_dir}: no complete checkpoint found")
-  return config, graphdef, restored, vocab
