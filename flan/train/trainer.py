@@ -124,8 +124,9 @@ def check_data(mixture: str, prepared: bool = True) -> None:
 
 
 def check_run(model_dir: pathlib.Path, mixture: str, model: ModelConfig, vocabulary: str | None,
-              init_from: str | None):
-  """Everything a run needs before it writes anything; returns the seqio vocabulary."""
+              init_from: str | None, num_steps: int):
+  """Everything a run needs before it writes anything; returns the seqio vocabulary. (The data
+  of a run that has already reached `num_steps` is not needed, so not checked.)"""
   if init_from and pathlib.Path(init_from).absolute() == model_dir.absolute():
     raise TrainingError(f"model_dir {model_dir} is init_from itself; train into a new directory")
   vocab = vocab_lib.get_vocabulary(vocabulary)
@@ -134,9 +135,10 @@ def check_run(model_dir: pathlib.Path, mixture: str, model: ModelConfig, vocabul
     raise TrainingError(f"the vocabulary has {vocab.vocab_size} pieces but the model's embedding "
                         f"has {model.vocab_size} rows; set vocab_size >= {vocab.vocab_size}")
   model_dir_lib.check_compatible(model_dir, model, vocabulary)
-  if init_from and not model_dir_lib.checkpoint_steps(model_dir):
+  steps = model_dir_lib.checkpoint_steps(model_dir)
+  if init_from and not steps:
     restore.check_init_from(init_from, model, vocabulary)
-  check_data(mixture)
+  check_data(mixture, prepared=not steps or steps[-1] < num_steps)
   return vocab
 
 
@@ -200,7 +202,7 @@ def train(*, model_dir: str, mixture: str, model: ModelConfig, num_steps: int,
   except ValueError as e:
     raise TrainingError(str(e)) from None
   host_batch_size(batch_size)  # divides over the hosts
-  vocab = check_run(model_dir, mixture, model, vocabulary, init_from)
+  vocab = check_run(model_dir, mixture, model, vocabulary, init_from, num_steps)
   if on_start is not None:
     on_start()
   model_dir.mkdir(parents=True, exist_ok=True)
