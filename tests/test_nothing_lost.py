@@ -18,7 +18,8 @@ from test_model_dir import make_model_dir
 
 
 def snapshot(folder):
-  return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+  """{name: bytes, or the snapshot of a subfolder} of everything in `folder`."""
+  return {p.name: snapshot(p) if p.is_dir() else p.read_bytes() for p in sorted(folder.iterdir())}
 
 
 def test_failed_eval_leaves_the_previous_results(tmp_path, synthetic_data_dir, use_data_dir,
@@ -49,13 +50,13 @@ def test_failed_eval_leaves_the_previous_results(tmp_path, synthetic_data_dir, u
     return evaluate_entry(*a, **k)
 
   evaluate_entry = evaluate.evaluate_entry
-  monkeypatch.setattr(evaluate, "evaluate_entry", fail_second)
-  with pytest.raises(RuntimeError, match="boom"):
+  with monkeypatch.context() as patch, pytest.raises(RuntimeError, match="boom"):
+    patch.setattr(evaluate, "evaluate_entry", fail_second)
     runner.evaluate_model(str(model_dir), [catalog.get("synth_reviews"),
                                            catalog.get("synth_tweets")],
                           out_dir=str(out), splits=("test",), limit=2, progress=False)
+  assert len(calls) == 2
   assert snapshot(out) == before  # no staging folder left either
-  monkeypatch.undo()
 
   # A successful evaluation replaces every result file; a user's file stays.
   (out / "notes.txt").write_text("mine")
@@ -87,9 +88,9 @@ def test_output_folders_replace_only_what_flan_wrote(tmp_path):
   with pytest.raises(ConversionError, match="already exists; pass --overwrite"):
     output.check_output(out, overwrite=False)
   write_flan_output(out, {"a.json": "3", "c.txt": "4"})
-  assert snapshot(out) == {output.MARKER: snapshot(out)[output.MARKER], "NOTES.md": b"notes",
-                           "a.json": b"3", "c.txt": b"4", "plots": snapshot(out)["plots"]}
-  assert (out / "plots" / "x.png").read_text() == "png"  # b.bin (flan's, old) is gone
+  got = snapshot(out)
+  assert got == {output.MARKER: got[output.MARKER], "NOTES.md": b"notes", "a.json": b"3",
+                 "c.txt": b"4", "plots": {"x.png": b"png"}}  # b.bin (flan's, old) is gone
   assert json.loads((out / output.MARKER).read_text())["files"] == ["a.json", "c.txt"]
   # A user's file with the name of a new output file: refused, nothing changes.
   (out / "d.txt").write_text("user's d")
