@@ -2,7 +2,8 @@
 
     <model_dir>/
       model_config.json        {"model": {ModelConfig fields},
-                                "vocabulary": null | "vocabulary.model" | "/abs/spm.model" | "gs://b/spm.model",
+                                "vocabulary": null | "vocabulary.model" | "/abs/spm.model"
+                                              | "gs://bucket/spm.model",
                                 "vocabulary_fingerprint": "3f2a9c0e1b7d4a55"}
       vocabulary.model         a copy of the vocabulary (imports and params exports, .json for a
                                tokenizer.json vocabulary; then
@@ -70,7 +71,8 @@ def save_model_config(model_dir: str | pathlib.Path, model: ModelConfig,
   """Writes model_config.json (and vocabulary.model with `copy_vocabulary`) into `model_dir`.
 
   `vocabulary`: the vocabulary file (None or "demo": the demo one, recorded as null). Without
-  `copy_vocabulary` its absolute path (or gs:// path) is recorded; with it, the file is copied into the folder and recorded by its bare name.
+  `copy_vocabulary` its absolute path (or gs:// path) is recorded; with it, the file is copied
+  into the folder and recorded by its bare name.
   A folder that already holds a model config of another shape or vocabulary is refused
   (`check_compatible`) before anything is written.
   """
