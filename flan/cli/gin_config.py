@@ -218,21 +218,10 @@ def call(fn, **overrides):
                    f"run config such as configs/runs/train.gin") from None
   try:
     return configurable(**overrides)
-  except Exception as e:  # noqa: BLE001 - re-raised, without gin's addition
-    original = _unwrap(e)
-    if isinstance(original, TypeError) and "missing" in str(original) \
-        and "argument" in str(original):
-      raise GinError(f"gin: {original}") from None
-    raise original.with_traceback(e.__traceback__) from None
-
-
-def _unwrap(error: BaseException) -> BaseException:
-  """The exception a configurable raised: gin re-raises it as a proxy whose message gains a
-  second line ("In call to configurable 'train' (<function ...>)"); a user's error is one line."""
-  for cell in getattr(type(error).__str__, "__closure__", None) or ():
-    if isinstance(cell.cell_contents, BaseException):
-      return cell.cell_contents
-  return error
+  except TypeError as e:
+    if "missing" in str(e) and "argument" in str(e):
+      raise GinError(f"gin: {e}") from None
+    raise
 
 
 def _write(path: pathlib.Path, text: str) -> None:
