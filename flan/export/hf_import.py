@@ -4,10 +4,11 @@
 
 reads config.json, *.safetensors and tokenizer.model from the Hugging Face folder and writes
 
-    model_config.json        the ModelConfig (families.model_config_from_hf) + vocabulary (a bare name: the folder can move)
+    model_config.json        the ModelConfig (families.model_config_from_hf) + vocabulary, by
+                             its bare name (the folder can move)
     vocabulary.model         tokenizer.model: the run's SentencePiece vocabulary, or
     vocabulary.json          tokenizer.json with the model's BOS/EOS/pad ids (hf_tokenizer.py)
-    checkpoints/0/           an Orbax checkpoint {"step", "params"}, no optimizer state
+    checkpoints/0/           an Orbax checkpoint {"step", "params"}, no optimizer state; its
                              meta keeps the trained-on mixture of a `flan export hf` folder
                              (flan_prompt.json), so its held-out clusters survive the round trip
     hf_config.json           the source config.json, for reference and the way back
