@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from flan import cli
+from flan.checkpoint import restore
 from flan.data import vocab as vocab_lib
 from flan.eval import decoding
-from flan.train import trainer
 from tests.test_vocabularies import SPECIALS, TEXTS
 
 torch = pytest.importorskip("torch")
@@ -96,7 +96,7 @@ def test_import_finetune_heldout_eval_export_and_transformers_agree(
   predictions = [json.loads(line) for line in (tmp_path / "eval" / "predictions.jsonl").open()]
   ranked = [p for p in predictions if p.get("options")]
   assert ranked
-  _, graphdef, params, _ = trainer.load_model(run)
+  _, graphdef, params, _ = restore.load_model(run)
   for p in ranked:
     # The prompt is flan's: [start] + encode(inputs) + [EOS].
     assert tokenizer(p["inputs"]).input_ids == [end] + list(vocab.encode(p["inputs"])) + [end]
