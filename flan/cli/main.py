@@ -53,26 +53,20 @@ class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
     return f"{text} (default: {default})".replace("%", "%%")
 
 
-def _positive(text: str) -> int:
-  """argparse type: an integer >= 1."""
-  try:
-    value = int(text)
-  except ValueError:
-    raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-  if value < 1:
-    raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
-  return value
+def _at_least(minimum: int):
+  """An argparse type: an integer >= minimum."""
+  def parse(text: str) -> int:
+    try:
+      value = int(text)
+    except ValueError:
+      raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < minimum:
+      raise argparse.ArgumentTypeError(f"must be {minimum} or more, got {value}")
+    return value
+  return parse
 
 
-def _natural(text: str) -> int:
-  """argparse type: an integer >= 0."""
-  try:
-    value = int(text)
-  except ValueError:
-    raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-  if value < 0:
-    raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-  return value
+_positive, _natural = _at_least(1), _at_least(0)
 
 
 GIN_FLAGS_HELP = """gin flags (T5X style; repeatable; later ones win):
