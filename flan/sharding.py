@@ -81,6 +81,17 @@ def constrain(x: jax.Array, names: tuple[str | None, ...]) -> jax.Array:
   return jax.lax.with_sharding_constraint(x, NamedSharding(mesh, spec))
 
 
+def active_specs(named_shapes):
+  """Inside activation_sharding: (mesh, [the PartitionSpec of each (names, shape)]), as
+  `constrain` would place them; outside: None. For kernels run per device under shard_map."""
+  active = getattr(_active, "value", None)
+  if active is None:
+    return None
+  mesh, rules = active
+  return mesh, [divisible_spec(nn.logical_to_mesh_axes(PartitionSpec(*names), rules), shape, mesh)
+                for names, shape in named_shapes]
+
+
 MESH_AXES = ("data", "fsdp", "model")
 DEFAULT_RULES = (
     ("batch", ("data", "fsdp")),

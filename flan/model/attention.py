@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from flan.model import attention_core
+from flan.model import attention_core, kernels
 from flan.model.attention_softcap import attend_softcapped
 from flan.model.config import ModelConfig
 from flan.model.layers import RMSNorm, compute_weight, dense, logical_param
@@ -144,7 +144,8 @@ class Attention(nnx.Module):
 
     Args:
       x: [B, L, D] normalized residual stream, in config.dtype.
-      mask: bool [B, L, L] from `attention_mask`.
+      mask: bool [B, L, L] from `attention_mask` (segment ids [B, L] for a kernel that takes
+        segments, see `_attend`).
       positions: int32 [B, L], per-segment positions for RoPE.
 
     Returns:
@@ -178,9 +179,10 @@ class Attention(nnx.Module):
     """Queries [B, L, H, Dh] (RoPE'd, scaled by Dh**-0.5), keys and values [B, L, K, Dh]."""
     cfg = self.config
     w = lambda p: compute_weight(p, self.dtype)
-    q = dense(x, w(self.query))                                  # [B, L, H, Dh]
-    k = dense(x, w(self.key))                                    # [B, L, K, Dh]
-    v = dense(x, w(self.value))                                  # [B, L, K, Dh]
+    lowp = kernels.use_lowp(cfg)
+    q = dense(x, w(self.query), lowp=lowp)                       # [B, L, H, Dh]
+    k = dense(x, w(self.key), lowp=lowp)                         # [B, L, K, Dh]
+    v = dense(x, w(self.value), lowp=lowp)                       # [B, L, K, Dh]
     if cfg.qkv_bias:
       q, k, v = q + w(self.query_bias), k + w(self.key_bias), v + w(self.value_bias)
     if cfg.qk_norm:
@@ -196,7 +198,29 @@ class Attention(nnx.Module):
     """q [B, Lq, H, Dh], k and v [B, Lk, K, Dh], mask bool [B, Lq, Lk] -> [B, Lq, D].
 
     causal: the mask is causal self-attention's (Lq == Lk, nothing above the diagonal), so key
-    blocks after a query block are skipped (attention_core.attend_causal)."""
+    blocks after a query block are skipped (attention_core.attend_causal). With a kernel that
+    takes segments (kernels.takes_segments: splash), `mask` is the segment ids [B, L] instead.
+    The kernel is the config's (flan/model/kernels.py); decoding steps (not causal) use the
+    "xla" one where the config's needs segments. Soft-capped attention (Gemma 2) always takes
+    the core's path (attention_softcap.py), which works on every backend."""
+    cfg = self.config
+    batch, length = q.shape[:2]
+    kernel = kernels.attention_kernel(cfg)
+    if kernel == "splash" and causal:
+      attended = kernels.splash_attention(q, k, v, mask)
+    elif kernel == "cudnn":
+      attended = kernels.cudnn_attention(q, k, v, mask)
+    elif kernel == "cpu" or cfg.attn_softcap:  # soft-capped scores: the core's path only
+      attended = self._cpu_core(q, k, v, mask, causal)
+    else:
+      attended = kernels.xla_attention(q, k, v, mask)
+    attended = constrain(attended.reshape(batch, length, cfg.num_heads, cfg.head_dim), QUERIES)
+    out = dense(attended, compute_weight(self.out, self.dtype), contract=2,
+                lowp=kernels.use_lowp(cfg))                        # [B, Lq, D]
+    return constrain(out, RESIDUAL)
+
+  def _cpu_core(self, q, k, v, mask, causal):
+    """attention_core's kernel: head-major operands, hand-written backward -> [B, Lq, H, Dh]."""
     cfg = self.config
     batch, length = q.shape[:2]
     groups = cfg.num_heads // cfg.num_kv_heads
@@ -210,7 +234,4 @@ class Attention(nnx.Module):
     else:
       core = attention_core.attend_causal if causal else attention_core.attend
       attended = core(q, k, v, bias)                               # [B, K, G, Lq, Dh]
-    attended = attended.transpose(0, 3, 1, 2, 4)                   # [B, Lq, K, G, Dh]
-    attended = constrain(attended.reshape(batch, length, cfg.num_heads, cfg.head_dim), QUERIES)
-    out = dense(attended, compute_weight(self.out, self.dtype), contract=2)  # [B, Lq, D]
-    return constrain(out, RESIDUAL)
+    return attended.transpose(0, 3, 1, 2, 4)                       # [B, Lq, K, G, Dh]

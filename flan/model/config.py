@@ -30,6 +30,9 @@ REMAT_POLICIES = ("none", "minimal", "dots", "full")
 # The open families one decoder covers (ModelConfig.family; flan/export/families.py).
 FAMILIES = ("llama", "mistral", "qwen2", "qwen3", "gemma2", "gemma3")
 ROPE_SCALINGS = ("none", "llama3", "linear")
+# Kernels per backend (flan/model/kernels.py); "auto" picks by the backend that runs the model.
+ATTENTION_KERNELS = ("auto", "xla", "cpu", "splash", "cudnn")
+MATMUL_KERNELS = ("auto", "xla", "lowp")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,6 +88,12 @@ class ModelConfig:
       (Gemma 2: 2, Gemma 3: 6); 0 = every layer slides (Mistral).
     query_pre_attn_scalar: queries are scaled by query_pre_attn_scalar ** -0.5 instead of
       head_dim ** -0.5 (Gemma); 0 = head_dim.
+    attention_kernel: "auto" (by backend: CPU "cpu", TPU "splash", GPU "xla"), "xla" (plain
+      JAX softmax attention), "cpu" (attention_core's hand-written backward pass), "splash"
+      (Pallas TPU splash attention over segment ids), "cudnn" (jax.nn.dot_product_attention's
+      cuDNN kernel). See flan/model/kernels.py.
+    matmul_kernel: "auto" (CPU "lowp", else "xla"), "lowp" (flan/model/lowp.py's bfloat16
+      matmuls with row-major backward dots, a CPU tuning) or "xla" (plain jnp.dot).
   """
   vocab_size: int = 32000
   num_layers: int = 8
@@ -119,6 +128,8 @@ class ModelConfig:
   sliding_window: int = 0
   global_every: int = 0
   query_pre_attn_scalar: float = 0.0
+  attention_kernel: str = "auto"
+  matmul_kernel: str = "auto"
 
   def __post_init__(self):
     if self.num_heads % self.num_kv_heads:
@@ -139,6 +150,11 @@ class ModelConfig:
     if self.scan_layers and self.sliding_window and self.global_every:
       raise ValueError("scan_layers needs every layer alike; this config mixes sliding-window "
                        "and global layers (global_every > 0)")
+    if self.attention_kernel not in ATTENTION_KERNELS:
+      raise ValueError(f"attention_kernel={self.attention_kernel!r} is not one of "
+                       f"{ATTENTION_KERNELS}")
+    if self.matmul_kernel not in MATMUL_KERNELS:
+      raise ValueError(f"matmul_kernel={self.matmul_kernel!r} is not one of {MATMUL_KERNELS}")
     for name in ("dtype", "param_dtype"):
       jnp.dtype(getattr(self, name))  # Raises TypeError on an unknown dtype name.
 

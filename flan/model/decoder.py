@@ -27,6 +27,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from flan.model import kernels
 from flan.model.attention import Attention, attention_mask, extend_mask, window_mask
 from flan.model.config import ModelConfig
 from flan.model.layers import Embedding, RMSNorm, compute_weight, dense, logical_param
@@ -136,7 +137,7 @@ class Decoder(nnx.Module):
     self.config = config
     dtype, param_dtype = jnp.dtype(config.dtype), jnp.dtype(config.param_dtype)
     self.embed = Embedding(config.vocab_size, config.d_model, dtype, param_dtype, rngs=rngs,
-                           scale_output=config.embed_scale)
+                           scale_output=config.embed_scale, lowp=kernels.use_lowp(config))
     if config.scan_layers:
       self.blocks_scanned = stacked_blocks(config, rngs)
     else:
@@ -167,9 +168,12 @@ class Decoder(nnx.Module):
     """The final-normed hidden states [B, L, D] that `output_logits` projects (same arguments
     as `__call__`): the train step projects only the positions that carry loss."""
     cfg = self.config
-    mask = attention_mask(segment_ids)                          # bool [B, L, L]
-    local = (mask & window_mask(positions, positions, cfg.sliding_window)
-             if cfg.sliding_window else mask)
+    if kernels.takes_segments(cfg):  # the kernel masks by segment ids [B, L] itself (splash)
+      mask = local = segment_ids
+    else:
+      mask = attention_mask(segment_ids)                        # bool [B, L, L]
+      local = (mask & window_mask(positions, positions, cfg.sliding_window)
+               if cfg.sliding_window else mask)
     x = constrain(self.embed(tokens), RESIDUAL)                 # [B, L, D]
     if cfg.scan_layers:
       graphdef, stacked = nnx.split(self.blocks_scanned)
@@ -199,7 +203,7 @@ class Decoder(nnx.Module):
       logits = self.embed.attend(x, scale_logits=cfg.scale_tied_logits)
     else:
       unembed = compute_weight(self.unembed, x.dtype)
-      logits = dense(x, unembed, preferred_element_type=jnp.float32)
+      logits = dense(x, unembed, preferred_element_type=jnp.float32, lowp=kernels.use_lowp(cfg))
     if cfg.final_softcap:
       logits = cfg.final_softcap * jnp.tanh(logits / cfg.final_softcap)
     return constrain(logits, LOGITS)

@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from flan.model import lowp
+from flan.model import lowp as lowp_lib
 from flan.sharding import constrain
 
 
@@ -35,7 +35,7 @@ def logical_param(rngs: nnx.Rngs, stddev: float, shape: tuple[int, ...],
 
 
 def dense(x: jax.Array, kernel: jax.Array, contract: int = 1, transpose_kernel: bool = False,
-          preferred_element_type=None) -> jax.Array:
+          preferred_element_type=None, lowp: bool = True) -> jax.Array:
   """x [..., *in] times kernel [*in, *out] -> [..., *out], as one 2-D matmul [N, I] x [I, O].
 
   E.g. x [B, L, D] and a query kernel [D, H, Dh] give [B, L, H, Dh] (contract=1); attention
@@ -46,6 +46,7 @@ def dense(x: jax.Array, kernel: jax.Array, contract: int = 1, transpose_kernel: 
   weight gradient is x2.T @ dy2 on row-major operands. Written as 3-D einsums ("bld,df->blf"),
   XLA's CPU backend materializes a transposed copy of every [B*L, F] activation gradient
   instead, which slows the MLP's forward and backward (figures: benchmarks/README.md).
+  With lowp (the CPU pick of ModelConfig.matmul_kernel) 16-bit matmuls go through lowp.matmul.
   """
   if transpose_kernel:
     out_shape, in_shape = kernel.shape[:kernel.ndim - contract], kernel.shape[kernel.ndim - contract:]
@@ -58,8 +59,8 @@ def dense(x: jax.Array, kernel: jax.Array, contract: int = 1, transpose_kernel: 
     kernel2 = kernel.reshape(math.prod(out_shape), math.prod(in_shape))         # [O, I]
   else:
     kernel2 = kernel.reshape(math.prod(in_shape), math.prod(out_shape))         # [I, O]
-  if lowp.is_low_precision(x.dtype) and kernel.dtype == x.dtype:
-    y = lowp.matmul(x2, kernel2, transpose_kernel, preferred_element_type or x.dtype)
+  if lowp and lowp_lib.is_low_precision(x.dtype) and kernel.dtype == x.dtype:
+    y = lowp_lib.matmul(x2, kernel2, transpose_kernel, preferred_element_type or x.dtype)
   else:
     y = jnp.dot(x2, kernel2.T if transpose_kernel else kernel2,
                 preferred_element_type=preferred_element_type)
@@ -110,9 +111,10 @@ class Embedding(nnx.Module):
   """
 
   def __init__(self, vocab_size: int, d_model: int, dtype, param_dtype, *, rngs: nnx.Rngs,
-               scale_output: bool = False):
+               scale_output: bool = False, lowp: bool = True):
     self.dtype = dtype
     self.scale_output = scale_output
+    self.lowp = lowp
     self.embedding = logical_param(rngs, 1.0, (vocab_size, d_model), ("vocab", "embed"),
                                    param_dtype)
 
@@ -127,7 +129,8 @@ class Embedding(nnx.Module):
   def attend(self, x: jax.Array, scale_logits: bool) -> jax.Array:
     """x: [B, L, D] -> float32 logits [B, L, V] (matmul in self.dtype, accumulated in float32)."""
     embedding = compute_weight(self.embedding, self.dtype)
-    logits = dense(x, embedding, transpose_kernel=True, preferred_element_type=jnp.float32)
+    logits = dense(x, embedding, transpose_kernel=True, preferred_element_type=jnp.float32,
+                   lowp=self.lowp)
     if scale_logits:
       logits = logits / jnp.sqrt(jnp.float32(x.shape[-1]))
     return logits

@@ -4,6 +4,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from flan.model import kernels
 from flan.model.config import ModelConfig
 from flan.model.layers import compute_weight, dense, logical_param
 from flan.sharding import HIDDEN, RESIDUAL, constrain
@@ -25,6 +26,7 @@ class Mlp(nnx.Module):
     d, f = config.d_model, config.d_ff
     param_dtype = jnp.dtype(config.param_dtype)
     self.dtype = jnp.dtype(config.dtype)
+    self.lowp = kernels.use_lowp(config)
     self.activation = ACTIVATIONS[config.mlp_activation]
     self.wi_0 = logical_param(rngs, d ** -0.5, (d, f), ("embed", "mlp"), param_dtype)
     self.wi_1 = logical_param(rngs, d ** -0.5, (d, f), ("embed", "mlp"), param_dtype)
@@ -33,7 +35,8 @@ class Mlp(nnx.Module):
   def __call__(self, x: jax.Array) -> jax.Array:
     """x: [B, L, D] -> [B, L, D], in config.dtype."""
     w = lambda p: compute_weight(p, self.dtype)
-    gate = self.activation(dense(x, w(self.wi_0)))               # [B, L, F]
-    linear = dense(x, w(self.wi_1))                               # [B, L, F]
+    lowp = self.lowp
+    gate = self.activation(dense(x, w(self.wi_0), lowp=lowp))    # [B, L, F]
+    linear = dense(x, w(self.wi_1), lowp=lowp)                    # [B, L, F]
     hidden = constrain(gate * linear, HIDDEN)
-    return constrain(dense(hidden, w(self.wo)), RESIDUAL)         # [B, L, D]
+    return constrain(dense(hidden, w(self.wo), lowp=lowp), RESIDUAL)  # [B, L, D]
