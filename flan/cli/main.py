@@ -168,14 +168,17 @@ def _eval_specs(args):
 
 def cmd_plan(args, gin_bindings):
   from flan.cli import plan
-  try:
-    mesh = tuple(int(x) for x in args.mesh.split(","))
-  except ValueError:  # '1,1,x': the one-line error below, not a traceback
-    mesh = ()
-  if len(mesh) != 3 or min(mesh) < 1:
-    raise plan.PlanError(f"--mesh must be three positive sizes data,fsdp,model; got {args.mesh}")
+  mesh = None
+  if args.mesh is not None:
+    try:
+      mesh = tuple(int(x) for x in args.mesh.split(","))
+    except ValueError:
+      mesh = ()
+    if len(mesh) != 3 or min(mesh) < -1 or 0 in mesh or mesh.count(-1) > 1:
+      raise plan.PlanError(f"--mesh must be three positive sizes data,fsdp,model (one may be -1 "
+                           f"with --topology); got {args.mesh}")
   return plan.run(args.gin_file, list(args.gin_bindings) + gin_bindings, mesh, args.accelerator,
-                  args.full_compile)
+                  args.full_compile, args.topology, not args.no_forecast)
 
 
 def cmd_eval(args):
@@ -389,9 +392,18 @@ def build_parser() -> argparse.ArgumentParser:
   pl = sub.add_parser("plan", help="per-device memory of a training config on a mesh",
                       epilog=GIN_FLAGS_HELP)
   _add_gin_flags(pl)
-  pl.add_argument("--mesh", default="1,1,1", help="data,fsdp,model sizes, e.g. 1,128,1")
-  pl.add_argument("--accelerator", default=None, help="tpu-v3, tpu-v4, tpu-v5e, tpu-v5p, h100, h200")
+  pl.add_argument("--mesh", default=None,
+                  help="data,fsdp,model sizes, e.g. 1,8,16 (default: the run's "
+                       "trainer.train.mesh_shape; -1 takes the slice's remaining devices)")
+  pl.add_argument("--topology", default=None,
+                  help="a Cloud TPU slice (v3-128, v4-64, v5e-256, v5p-128, 2xv5e-256): compile "
+                       "with the TPU compiler (needs libtpu: pip install 'jax[tpu]')")
+  pl.add_argument("--accelerator", default=None,
+                  help="without --topology, the memory to compare the CPU estimate with: "
+                       "tpu-v3, tpu-v4, tpu-v5e, tpu-v5p, h100, h200")
   pl.add_argument("--full_compile", action="store_true", help="compile every layer")
+  pl.add_argument("--no_forecast", action="store_true",
+                  help="skip the MFU forecast (two more TPU compiles)")
 
   ev = sub.add_parser("eval", help="zero-shot (or few-shot) evaluation of a trained model")
   ev.add_argument("--model_dir", required=True, help="a trained model directory (its latest "

@@ -112,6 +112,15 @@ def parse(name: str) -> Slice:
   return Slice(name, generation, f"{gen}:{'x'.join(map(str, shape))}", int(slices or 1))
 
 
+NO_LIBTPU = ("compiling for TPU needs libtpu: pip install 'jax[tpu]' (or pip install -e '.[tpu]' "
+             "in a checkout)")
+
+
+def libtpu_installed() -> bool:
+  import importlib.util
+  return importlib.util.find_spec("libtpu") is not None
+
+
 def host_has_tpu() -> bool:
   """TPU chips show up as /dev/accel* or /dev/vfio/<n>."""
   return bool(glob.glob("/dev/accel*") or glob.glob("/dev/vfio/[0-9]*"))
@@ -121,11 +130,8 @@ def devices(tpu: Slice) -> list:
   """The slice's compile-only devices (ordered as JAX orders a real slice's)."""
   if not host_has_tpu():
     os.environ.setdefault("TPU_SKIP_MDS_QUERY", "1")
-  try:
-    import libtpu  # noqa: F401
-  except ImportError:
-    raise TopologyError("compiling for TPU needs libtpu: pip install 'jax[tpu]' (or "
-                        "pip install -e '.[tpu]' in a checkout)") from None
+  if not libtpu_installed():
+    raise TopologyError(NO_LIBTPU)
   from jax.experimental import topologies
   kwargs = {}
   if tpu.generation.chip_config:
