@@ -18,6 +18,8 @@
    flan's own messages and warnings (a skipped incomplete checkpoint, say) and JAX's still
    show. With `flan --verbose` (`verbose=True`) none of this is done: all of it shows again.
 3. Host memory, only with `cpu_compute` (it slows TensorFlow's input pipeline): see below.
+4. No TPU backend attempt on a host without accelerators where libtpu is installed
+   (`skip_absent_tpu`).
 
 Host memory: keep freed memory in the process, so a CPU train step does not page-fault its
 buffers anew.
@@ -110,6 +112,7 @@ def setup(cpu_compute: bool, verbose: bool = False) -> None:
   if _settings is not None:
     return
   _settings = {"cpu_compute": cpu_compute, "verbose": verbose}
+  skip_absent_tpu()
   if not verbose:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     for name in NOISY_LOGGERS:
@@ -211,3 +214,16 @@ def _stderr_hidden():
       sys.stderr.flush()
       os.dup2(saved, 2)
       os.close(saved)
+
+
+def skip_absent_tpu() -> None:
+  """With libtpu installed (the `test` and `tpu` extras) JAX tries a TPU backend at its first
+  use even on a host without a TPU; libtpu then prints a screen of errors before JAX falls back
+  to the CPU. On a host with no accelerator devices and JAX_PLATFORMS unset, this sets
+  JAX_PLATFORMS=cpu (what JAX would end up with) and TPU_SKIP_MDS_QUERY=1 (no cloud metadata
+  query; `flan plan --topology` still compiles for TPU). Call it before JAX's first use."""
+  if os.environ.get("JAX_PLATFORMS") or on_accelerator_host():
+    return
+  os.environ["JAX_PLATFORMS"] = "cpu"
+  os.environ.setdefault("TPU_SKIP_MDS_QUERY", "1")
+

@@ -3,7 +3,8 @@
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("JAX_PLATFORMS", "cpu")
+os.environ.setdefault("JAX_PLATFORMS", "cpu")  # also keeps libtpu (jax[tpu]) from a TPU attempt
+os.environ.setdefault("TPU_SKIP_MDS_QUERY", "1")  # TPU compile tests: no cloud metadata query
 
 import pytest  # noqa: E402
 

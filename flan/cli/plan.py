@@ -71,9 +71,18 @@ def shard_bytes(abstract_tree, shardings) -> int:
   return total
 
 
+# The trainer arguments a plan needs; others (model_dir, mixture, ...) may stay unbound.
+PLAN_ARGUMENTS = ("model", "batch_size", "inputs_length", "targets_length", "learning_rate",
+                  "optimizer", "microbatches", "z_loss", "loss_normalization", "loss_capacity",
+                  "on_nonfinite", "mesh_shape", "axis_rules")
+
+
 def train_arguments() -> dict:
   """trainer.train's arguments as the parsed gin config binds them, over its own defaults
-  (references such as `@optimizer.warmup_rsqrt_schedule()` evaluated)."""
+  (references such as `@optimizer.warmup_rsqrt_schedule()` evaluated; a macro the plan does
+  not need, like %MIXTURE, may stay unbound)."""
+  import copy
+
   import gin
 
   from flan.cli.gin_config import GinError
@@ -82,19 +91,25 @@ def train_arguments() -> dict:
   arguments = {name: p.default for name, p in inspect.signature(trainer.train).parameters.items()
                if p.default is not inspect.Parameter.empty}
   try:
-    arguments.update(gin.get_bindings(trainer.train))
+    bound = gin.get_bindings(trainer.train, resolve_references=False)
   except (ValueError, KeyError):
     raise GinError("the gin files bind nothing of flan.train.trainer.train; include a run "
                    "config such as configs/runs/train.gin") from None
+  for name, value in bound.items():
+    try:
+      arguments[name] = copy.deepcopy(value)  # gin resolves references as it copies them
+    except Exception as e:
+      if name in PLAN_ARGUMENTS:
+        raise GinError(f"gin: trainer.train.{name}: {e}") from None
   if "model" not in arguments:
     raise GinError("the gin files bind no model (trainer.train.model = %MODEL); include a model "
                    "config such as configs/models/tiny.gin")
   return arguments
 
 
-def compile_step(config, args: dict, mesh, rules) -> dict:
-  """Compiles the trainer's step for `config` on `mesh`; per-device bytes and the compiler's
-  `optimal_seconds` (0 where the backend gives none)."""
+def lower_step(config, args: dict, mesh, rules):
+  """The trainer's step for `config` on `mesh`, lowered for abstract state and batch:
+  (lowered, abstract state, state shardings)."""
   import jax
   import jax.numpy as jnp
   import optax
@@ -123,18 +138,17 @@ def compile_step(config, args: dict, mesh, rules) -> dict:
       microbatches=microbatches, skip_nonfinite=args["on_nonfinite"] == "skip",
       state_shardings=shardings, batch_sharding=batch_sharding, rules=rules,
       loss_capacity=args["loss_capacity"])
-  try:
-    compiled = step.lower(state, batch).compile()
-  except Exception as e:  # the compiler's refusal, in one line
-    message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-    raise PlanError(f"the step does not compile for this mesh: {message}") from None
+  return step.lower(state, batch), abstract_state, shardings
+
+
+def compiled_figures(compiled) -> dict:
+  """Per-device bytes of a compiled executable, and the compiler's `optimal_seconds` (0 where
+  the backend gives none, as XLA:CPU does)."""
   memory = compiled.memory_analysis()
   cost = compiled.cost_analysis() or {}
   cost = cost[0] if isinstance(cost, (list, tuple)) else cost
   stat = lambda name: int(getattr(memory, name, 0) or 0)
   return {
-      "params": shard_bytes(abstract_state["params"], shardings["params"]),
-      "optimizer": shard_bytes(abstract_state["opt_state"], shardings["opt_state"]),
       "arguments": stat("argument_size_in_bytes"),
       "outputs": stat("output_size_in_bytes"),
       "aliased": stat("alias_size_in_bytes"),
@@ -142,6 +156,20 @@ def compile_step(config, args: dict, mesh, rules) -> dict:
       "code": stat("generated_code_size_in_bytes"),
       "seconds": float(cost.get("optimal_seconds", 0.0)),
   }
+
+
+def compile_step(config, args: dict, mesh, rules) -> dict:
+  """Compiles the trainer's step for `config` on `mesh`: per-device bytes (parameters and
+  optimizer state summed from their shard shapes, the rest from the compiler) and seconds."""
+  lowered, abstract_state, shardings = lower_step(config, args, mesh, rules)
+  try:
+    compiled = lowered.compile()
+  except Exception as e:  # the compiler's refusal, in one line
+    message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    raise PlanError(f"the step does not compile for this mesh: {message}") from None
+  return {"params": shard_bytes(abstract_state["params"], shardings["params"]),
+          "optimizer": shard_bytes(abstract_state["opt_state"], shardings["opt_state"]),
+          **compiled_figures(compiled)}
 
 
 def extrapolate(one: dict, two: dict, layers: int) -> dict:
@@ -293,7 +321,7 @@ def child_env(mesh_shape, topology: str | None) -> dict:
   env = dict(os.environ, JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="3")
   if topology:
     if not topology_lib.host_has_tpu():
-      env["TPU_SKIP_MDS_QUERY"] = "1"
+      env.update(topology_lib.NO_TPU_ENV)
   elif mesh_shape:
     env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count="
                         f"{math.prod(mesh_shape)}").strip()

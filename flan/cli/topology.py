@@ -16,8 +16,9 @@ for v4/v5p (4 chips: 2x2x1, 8: 2x2x2, 16: 2x2x4, 32: 2x4x4, 64: 4x4x4, ...).
 
 `devices(name)` asks libtpu (installed by `pip install 'jax[tpu]'`) for the slice's devices;
 `jax.jit(...).lower(...).compile()` accepts them, so the real TPU compiler compiles for them on
-a machine without a TPU. It sets TPU_SKIP_MDS_QUERY=1 first where this host has no TPU, so
-libtpu never asks a cloud metadata server for the topology.
+a machine without a TPU. Where this host has no TPU it sets TPU_SKIP_MDS_QUERY=1 first, so libtpu
+never asks a cloud metadata server for the topology, and ALLOW_MULTIPLE_LIBTPU_LOAD=1, so several
+processes may compile at once.
 """
 
 from __future__ import annotations
@@ -112,6 +113,9 @@ def parse(name: str) -> Slice:
   return Slice(name, generation, f"{gen}:{'x'.join(map(str, shape))}", int(slices or 1))
 
 
+# Where the host has no TPU: no cloud metadata query, and no /tmp/libtpu_lockfile (it admits one
+# process per host, which compile-only use, e.g. two test workers, does not need).
+NO_TPU_ENV = {"TPU_SKIP_MDS_QUERY": "1", "ALLOW_MULTIPLE_LIBTPU_LOAD": "1"}
 NO_LIBTPU = ("compiling for TPU needs libtpu: pip install 'jax[tpu]' (or pip install -e '.[tpu]' "
              "in a checkout)")
 
@@ -129,7 +133,7 @@ def host_has_tpu() -> bool:
 def devices(tpu: Slice) -> list:
   """The slice's compile-only devices (ordered as JAX orders a real slice's)."""
   if not host_has_tpu():
-    os.environ.setdefault("TPU_SKIP_MDS_QUERY", "1")
+    os.environ.update(NO_TPU_ENV)
   if not libtpu_installed():
     raise TopologyError(NO_LIBTPU)
   from jax.experimental import topologies

@@ -35,7 +35,10 @@ import jax.numpy as jnp
 
 AUTO = {"cpu": ("cpu", "lowp"), "tpu": ("splash", "xla"), "gpu": ("xla", "xla")}
 GPU_PLATFORMS = ("gpu", "cuda", "rocm")
-SEGMENT_KERNELS = ("splash",)  # kernels that take segment ids [B, L] instead of a mask
+SEGMENT_KERNELS = ("splash",)
+# Mosaic (the Pallas TPU compiler) has no bfloat16 matmul operands on these (measured: "Unsupported
+# matmul RHS type on target: vector<128x128xbf16>" on v3); splash runs there in float32.
+OLD_TPUS = ("TPU v2", "TPU v3")  # kernels that take segment ids [B, L] instead of a mask
 
 
 def _family(platform: str) -> str:
@@ -123,18 +126,24 @@ def splash_attention(q, k, v, segment_ids, interpret: bool | None = None):
   q [B, L, H, Dh], k, v [B, L, K, Dh], segment_ids int32 [B, L] -> [B, L, H, Dh]. A query sees
   the keys at or before it with its own segment id. Inside `sharding.activation_sharding` the
   kernel runs per device under shard_map, batch and heads split as the rule table says (keys
-  and values repeated to H heads when K heads do not split like H). `interpret` (default: not
-  on TPU) runs the kernel's Python semantics, for tests on CPU.
+  and values repeated to H heads when K heads do not split like H). On TPU v2/v3 the kernel
+  computes in float32 (OLD_TPUS). `interpret` (default: not
+  on TPU) runs the kernel's Python semantics, for tests on CPU; by default it is on unless the program is for TPU
+  devices (the active mesh's, else the default backend).
   """
   from flan import sharding
-  if interpret is None:
-    interpret = jax.default_backend() != "tpu"
   q, k, v = (x.transpose(0, 2, 1, 3) for x in (q, k, v))           # [B, heads, L, Dh]
   segment_ids = segment_ids.astype(jnp.int32)
   # The sequence stays whole on each device (the causal mask spans it).
   placed = sharding.active_specs([(("batch", "heads", None, None), q.shape),
                                   (("batch", "kv_heads", None, None), k.shape),
                                   (("batch", None), segment_ids.shape)])
+  device = placed[0].devices.flat[0] if placed else jax.devices()[0]
+  if interpret is None:  # the devices the program is for: a TPU slice compiled from a CPU host
+    interpret = device.platform != "tpu"
+  dtype = q.dtype
+  if device.device_kind in OLD_TPUS and dtype != jnp.float32:
+    q, k, v = (x.astype(jnp.float32) for x in (q, k, v))
   local = functools.partial(_splash_local, interpret=interpret)
   if placed is None:
     out = local(q, k, v, segment_ids)
@@ -146,4 +155,4 @@ def splash_attention(q, k, v, segment_ids, interpret: bool | None = None):
       kv_spec = q_spec
     out = jax.shard_map(local, mesh=mesh, in_specs=(q_spec, kv_spec, kv_spec, segment_spec),
                         out_specs=q_spec, check_vma=False)(q, k, v, segment_ids)
-  return out.transpose(0, 2, 1, 3)
+  return out.transpose(0, 2, 1, 3).astype(dtype)
