@@ -1,5 +1,7 @@
 """`flan plan`: the memory plan of a config on a mesh of stand-in devices."""
 
+import pytest
+
 from flan import cli
 from flan.cli import plan
 from flan.model import presets
@@ -45,3 +47,42 @@ def test_dims_that_do_not_divide_are_replicated():
   assert sharding.divisible_spec(P(("data", "fsdp"), None), (6, 3), mesh) == \
       P(("data", "fsdp"), None)
   assert sharding.divisible_spec(P(("data", "fsdp"), None), (5, 3), mesh) == P(None, None)
+
+
+def test_a_config_with_a_schedule_plans_and_prints_both_dtypes(capsys):
+  """configs/demo.gin binds learning_rate to a schedule reference (issue 17 item 8)."""
+  code = cli.main(["plan", "--gin_file=demo.gin", "--mesh=1,1,1", "--accelerator=h100",
+                   "--gin.config.ModelConfig.dtype='bfloat16'"])
+  out, err = capsys.readouterr()
+  assert code == 0, err
+  assert "parameters float32, compute bfloat16" in out
+  assert "batch 16 x 128 tokens, 1 microbatch(es)" in out  # demo.gin's, not train()'s defaults
+  assert "CPU compiler (estimate)" in out and "h100: 80 GiB per device -> fits" in out
+
+
+def test_trainer_arguments_come_from_gin_over_the_defaults():
+  from flan.cli import gin_config
+  from flan.train import optimizer
+  gin_config.parse(["demo.gin"], [])
+  args = plan.train_arguments()
+  assert args["batch_size"] == 16 and args["inputs_length"] == 96
+  assert args["microbatches"] == 1 and args["mesh_shape"] == (-1, 1, 1)  # train()'s defaults
+  schedule = args["learning_rate"]                                # the warmup, evaluated
+  assert float(schedule(0)) == pytest.approx(1e-4) and float(schedule(99)) == pytest.approx(1e-2)
+  assert args["optimizer"].__name__ == optimizer.adafactor.__name__
+  gin_config.parse(["models/lamda_137b.gin", "runs/train.gin"], [])  # %MIXTURE unbound: fine
+  assert plan.train_arguments()["model"].num_layers == 64
+
+
+def test_topology_typos_and_missing_libtpu_are_one_line(capsys, monkeypatch):
+  from flan.cli import topology
+  code = cli.main(["plan", "--gin_file=demo.gin", "--topology=v3_128"])
+  err = capsys.readouterr().err
+  assert code == 2 and "'v3_128' is not a Cloud TPU slice name such as v3-128" in err
+  assert len(err.strip().splitlines()) == 1
+  monkeypatch.setattr(topology, "libtpu_installed", lambda: False)
+  code = cli.main(["plan", "--gin_file=demo.gin", "--topology=v3-128"])
+  err = capsys.readouterr().err
+  assert code == 2 and "needs libtpu: pip install 'jax[tpu]'" in err
+  code = cli.main(["plan", "--gin_file=demo.gin", "--mesh=1,x,2"])
+  assert code == 2 and "--mesh must be three positive sizes" in capsys.readouterr().err
