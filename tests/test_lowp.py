@@ -184,7 +184,7 @@ def test_dense_routes_only_low_precision_through_lowp(monkeypatch):
     calls.append(args[2:])
     return original(*args)
 
-  monkeypatch.setattr(layers.lowp, "matmul", counting)
+  monkeypatch.setattr(layers.lowp_lib, "matmul", counting)
   x, kernel = jnp.ones((2, 3, 8)), jnp.ones((10, 8))
   dense(x.astype(BF16), kernel.astype(BF16), transpose_kernel=True, preferred_element_type=F32)
   assert calls == [(True, F32)]
@@ -192,6 +192,7 @@ def test_dense_routes_only_low_precision_through_lowp(monkeypatch):
   assert calls[1:] == [(True, BF16)]
   dense(x, kernel, transpose_kernel=True)
   dense(x.astype(BF16), kernel, transpose_kernel=True)
+  dense(x.astype(BF16), kernel.astype(BF16), transpose_kernel=True, lowp=False)  # matmul "xla"
   assert len(calls) == 2
 
 

@@ -238,10 +238,12 @@ def format_plan(config, mesh_shape, result: dict, args: dict, target: dict) -> s
   if target.get("forecast"):
     seconds, peak = target["forecast"]
     tokens = int(args["batch_size"]) * (int(args["inputs_length"]) + int(args["targets_length"]))
-    flops = config.flops_per_token(int(args["inputs_length"]) + int(args["targets_length"]))
-    mfu = flops * tokens / math.prod(mesh_shape) / (seconds * peak) if seconds else 0.0
+    mfu = target["mfu"]
+    if seconds <= 0:
+      lines.append("forecast: the TPU compiler gave no time estimate for this program")
+      return "\n".join(lines)
     lines.append(f"forecast (the TPU compiler's roofline estimate, not a measurement): step "
-                 f"{seconds:.3g} s, {tokens / seconds if seconds else 0:,.0f} tokens/s, MFU "
+                 f"{seconds:.3g} s, {tokens / seconds:,.0f} tokens/s, MFU "
                  f"{100 * mfu:.0f}% of {peak / 1e12:.1f} TFLOP/s bf16 per device")
   return "\n".join(lines)
 
@@ -255,10 +257,13 @@ def mesh_for(mesh_shape, devices):
     raise PlanError(str(e)) from None
 
 
-def main(gin_files: list[str], bindings: list[str], mesh_shape, accelerator: str | None,
-         full_compile: bool = False, topology: str | None = None,
-         forecast: bool = True) -> str:
-  """Runs in a process that already has enough (fake) devices (or a TPU slice's topology)."""
+def make_plan(gin_files: list[str], bindings: list[str], mesh_shape, accelerator: str | None,
+              full_compile: bool = False, topology: str | None = None,
+              forecast: bool = True) -> dict:
+  """Compiles and measures (in a process that already has enough fake devices, or for a TPU
+  slice's topology): {"config", "mesh_shape", "result", "args", "target"}, what `format_plan`
+  prints; result["peak"] is the per-device total and target["forecast"] (TPU) (seconds, peak
+  FLOP/s per device) with target["mfu"]."""
   import jax
 
   from flan import sharding
@@ -281,8 +286,9 @@ def main(gin_files: list[str], bindings: list[str], mesh_shape, accelerator: str
     config = kernels.resolve(args["model"], "tpu")
     result = plan(config, args, mesh, rules, full_compile)
     generation = tpu.generation
+    slices = f" x {tpu.num_slices} slices" if tpu.num_slices > 1 else ""
     target = {"label": f"{topology} ({len(devices)} x {devices[0].device_kind}, topology "
-                       f"{tpu.topology}{f' x {tpu.num_slices} slices' if tpu.num_slices > 1 else ''})",
+                       f"{tpu.topology}{slices})",
               "source": "per core, TPU compiler",
               "capacities": [(f"{generation.name} core", generation.hbm_bytes)]}
     if forecast:
@@ -299,7 +305,23 @@ def main(gin_files: list[str], bindings: list[str], mesh_shape, accelerator: str
                        "with the TPU compiler)",
               "source": "per device, CPU compiler (estimate)",
               "capacities": [(name, ACCELERATORS[name]) for name in names]}
-  return format_plan(config, mesh.devices.shape, result, args, target)
+  result["peak"] = peak_bytes(result)
+  if target.get("forecast"):
+    seconds, peak = target["forecast"]
+    length = int(args["inputs_length"]) + int(args["targets_length"])
+    flops = config.flops_per_token(length) * int(args["batch_size"]) * length
+    target["mfu"] = flops / mesh.devices.size / (seconds * peak) if seconds > 0 else 0.0
+  return {"config": config, "mesh_shape": mesh.devices.shape, "result": result, "args": args,
+          "target": target}
+
+
+def main(gin_files: list[str], bindings: list[str], mesh_shape, accelerator: str | None,
+         full_compile: bool = False, topology: str | None = None,
+         forecast: bool = True) -> str:
+  """The printed plan (see make_plan)."""
+  made = make_plan(gin_files, bindings, mesh_shape, accelerator, full_compile, topology, forecast)
+  return format_plan(made["config"], made["mesh_shape"], made["result"], made["args"],
+                     made["target"])
 
 
 def error_line(stderr: str) -> str:
