@@ -11,6 +11,8 @@ import sys
 
 import pytest
 
+from flan import runtime
+
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 FIRST_TOUCH_FAULTS = 10_000  # 64 MB is 16384 pages of 4 KiB; each faults on its first touch
 REUSE_FAULTS = 2_000         # measured: 0 faults to reuse a kept block
@@ -106,3 +108,18 @@ def test_switched_off_or_on_an_accelerator_host_it_does_nothing():
                             cwd=REPO_ROOT, timeout=60, env={**os.environ, **env})
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1]) == [False, False], env
+
+
+def test_no_tpu_backend_attempt_on_a_host_without_accelerators(monkeypatch):
+  monkeypatch.delenv("JAX_PLATFORMS", raising=False)
+  monkeypatch.delenv("TPU_SKIP_MDS_QUERY", raising=False)
+  monkeypatch.setattr(runtime, "on_accelerator_host", lambda: False)
+  runtime.skip_absent_tpu()
+  assert os.environ["JAX_PLATFORMS"] == "cpu" and os.environ["TPU_SKIP_MDS_QUERY"] == "1"
+  monkeypatch.setenv("JAX_PLATFORMS", "tpu")  # an explicit choice stays
+  runtime.skip_absent_tpu()
+  assert os.environ["JAX_PLATFORMS"] == "tpu"
+  monkeypatch.delenv("JAX_PLATFORMS")
+  monkeypatch.setattr(runtime, "on_accelerator_host", lambda: True)  # a TPU/GPU host: JAX picks
+  runtime.skip_absent_tpu()
+  assert "JAX_PLATFORMS" not in os.environ
