@@ -51,13 +51,14 @@ def test_dims_that_do_not_divide_are_replicated():
 
 def test_a_config_with_a_schedule_plans_and_prints_both_dtypes(capsys):
   """configs/demo.gin binds learning_rate to a schedule reference (issue 17 item 8)."""
-  code = cli.main(["plan", "--gin_file=demo.gin", "--mesh=1,1,1", "--accelerator=h100",
+  code = cli.main(["plan", "--gin_file=demo.gin", "--accelerator=h100",
                    "--gin.config.ModelConfig.dtype='bfloat16'"])
   out, err = capsys.readouterr()
   assert code == 0, err
   assert "parameters float32, compute bfloat16" in out
   assert "batch 16 x 128 tokens, 1 microbatch(es)" in out  # demo.gin's, not train()'s defaults
   assert "CPU compiler (estimate)" in out and "h100: 80 GiB per device -> fits" in out
+  assert "mesh (data, fsdp, model) = (1, 1, 1)" in out  # train()'s (-1, 1, 1): one stand-in
 
 
 def test_trainer_arguments_come_from_gin_over_the_defaults():

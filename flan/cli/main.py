@@ -175,8 +175,8 @@ def cmd_plan(args, gin_bindings):
     except ValueError:
       mesh = ()
     if len(mesh) != 3 or min(mesh) < -1 or 0 in mesh or mesh.count(-1) > 1:
-      raise plan.PlanError(f"--mesh must be three positive sizes data,fsdp,model (one may be -1 "
-                           f"with --topology); got {args.mesh}")
+      raise plan.PlanError(f"--mesh must be three positive sizes data,fsdp,model (one may be -1: "
+                           f"the slice's remaining devices, 1 on the CPU stand-in); got {args.mesh}")
   return plan.run(args.gin_file, list(args.gin_bindings) + gin_bindings, mesh, args.accelerator,
                   args.full_compile, args.topology, not args.no_forecast)
 

@@ -294,9 +294,7 @@ def make_plan(gin_files: list[str], bindings: list[str], mesh_shape, accelerator
     if forecast:
       target["forecast"] = (forecast_seconds(config, args, mesh, rules), generation.peak_flops)
   else:
-    if -1 in mesh_shape:
-      raise PlanError(f"mesh_shape {mesh_shape} has a -1; give the CPU stand-in a full "
-                      f"--mesh=data,fsdp,model (or plan for a TPU slice with --topology)")
+    mesh_shape = stand_in_shape(mesh_shape)
     mesh = mesh_for(mesh_shape, jax.devices())
     config = kernels.resolve(args["model"], "gpu" if accelerator in ("h100", "h200") else "cpu")
     result = plan(config, args, mesh, rules, full_compile)
@@ -378,12 +376,14 @@ def run(gin_files, bindings, mesh_shape, accelerator, full_compile=False, topolo
   return 0
 
 
+def stand_in_shape(mesh_shape) -> tuple[int, ...]:
+  """The stand-in's mesh: a -1 ("the remaining devices", e.g. train()'s default (-1, 1, 1))
+  becomes 1, one stand-in device for that axis."""
+  return tuple(1 if size == -1 else int(size) for size in mesh_shape)
+
+
 def _gin_mesh_shape(gin_files, bindings):
   """The run config's trainer.train.mesh_shape (the stand-in needs its device count up front)."""
   from flan.cli import gin_config
   gin_config.parse(gin_files, bindings)
-  shape = tuple(train_arguments()["mesh_shape"])
-  if -1 in shape:
-    raise PlanError(f"mesh_shape {shape} has a -1; give the CPU stand-in a full "
-                    f"--mesh=data,fsdp,model (or plan for a TPU slice with --topology)")
-  return shape
+  return stand_in_shape(train_arguments()["mesh_shape"])
