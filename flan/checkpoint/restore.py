@@ -22,7 +22,7 @@ from flan.data import vocab as vocab_lib
 from flan.model import Decoder, ModelConfig
 
 # Fields a run may change from the model it starts from (how it computes, not what it is).
-FREE_FIELDS = ("dtype", "param_dtype", "remat", "scan_layers")
+FREE_FIELDS = ("dtype", "param_dtype", "remat", "scan_layers", "attention_kernel", "matmul_kernel")
 
 
 def load_model(path: str | pathlib.Path, step: int | None = None):
