@@ -91,3 +91,19 @@ def test_every_kernel_gives_the_same_model_loss():
     forward = jax.jit(lambda p: nnx.merge(graphdef, p)(tokens, segments, positions))
     logits[attention] = real(forward(params))
   np.testing.assert_allclose(logits["splash"], logits["cpu"], atol=2e-4)
+
+
+def test_splash_config_falls_back_to_xla_on_lengths_it_cannot_tile():
+  """A sequence of 96 (not a multiple of 128) with attention_kernel "splash" runs the reference
+  attention from the segment ids, so its logits equal the CPU kernel's."""
+  from flax import nnx
+  from flan.model import Decoder, presets
+  segments = jnp.asarray(SEGMENTS[:, :96])
+  tokens = jnp.asarray(np.arange(192).reshape(2, 96) % 89, jnp.int32)
+  positions = jnp.asarray(np.tile(np.arange(96), (2, 1)), jnp.int32)
+  out = {}
+  for attention in ("cpu", "splash"):
+    config = dataclasses.replace(presets["tiny"], attention_kernel=attention, matmul_kernel="xla")
+    out[attention] = np.asarray(Decoder(config, rngs=nnx.Rngs(0))(tokens, segments, positions))
+  np.testing.assert_allclose(out["splash"][SEGMENTS[:, :96] != 0],
+                             out["cpu"][SEGMENTS[:, :96] != 0], atol=2e-4)

@@ -206,8 +206,10 @@ class Attention(nnx.Module):
     cfg = self.config
     batch, length = q.shape[:2]
     kernel = kernels.attention_kernel(cfg)
-    if kernel == "splash" and causal:
+    if kernel == "splash" and causal and length % kernels.SPLASH_TILE == 0:
       attended = kernels.splash_attention(q, k, v, mask)
+    elif kernel == "splash" and causal:  # a length splash cannot tile: mask is segment ids
+      attended = kernels.xla_attention(q, k, v, attention_mask(mask))
     elif kernel == "cudnn":
       attended = kernels.cudnn_attention(q, k, v, mask)
     elif kernel == "cpu" or cfg.attn_softcap:  # soft-capped scores: the core's path only

@@ -38,7 +38,8 @@ GPU_PLATFORMS = ("gpu", "cuda", "rocm")
 SEGMENT_KERNELS = ("splash",)
 # Mosaic (the Pallas TPU compiler) has no bfloat16 matmul operands on these (measured: "Unsupported
 # matmul RHS type on target: vector<128x128xbf16>" on v3); splash runs there in float32.
-OLD_TPUS = ("TPU v2", "TPU v3")  # kernels that take segment ids [B, L] instead of a mask
+OLD_TPUS = ("TPU v2", "TPU v3")
+SPLASH_TILE = 128  # Mosaic tiles the sequence by multiples of 128; other lengths use "xla"  # kernels that take segment ids [B, L] instead of a mask
 
 
 def _family(platform: str) -> str:
@@ -127,9 +128,9 @@ def splash_attention(q, k, v, segment_ids, interpret: bool | None = None):
   the keys at or before it with its own segment id. Inside `sharding.activation_sharding` the
   kernel runs per device under shard_map, batch and heads split as the rule table says (keys
   and values repeated to H heads when K heads do not split like H). On TPU v2/v3 the kernel
-  computes in float32 (OLD_TPUS). `interpret` (default: not
-  on TPU) runs the kernel's Python semantics, for tests on CPU; by default it is on unless the program is for TPU
-  devices (the active mesh's, else the default backend).
+  computes in float32 (OLD_TPUS). L must be a multiple of 128 (SPLASH_TILE).
+  `interpret` runs the kernel's Python semantics, for tests on CPU; by default it is on unless
+  the program is for TPU devices (the active mesh's, else the default backend's).
   """
   from flan import sharding
   q, k, v = (x.transpose(0, 2, 1, 3) for x in (q, k, v))           # [B, heads, L, Dh]
