@@ -200,6 +200,8 @@ def forecast_seconds(config, args: dict, mesh, rules) -> float:
   unscanned = dataclasses.replace(config, scan_layers=False)
   one = compile_step(dataclasses.replace(unscanned, num_layers=1), args, mesh, rules)
   two = compile_step(dataclasses.replace(unscanned, num_layers=2), args, mesh, rules)
+  if min(one["seconds"], two["seconds"]) <= 0:  # -1: the compiler has no estimate for it
+    return 0.0
   return microbatches * extrapolate(one, two, config.num_layers)["seconds"]
 
 
