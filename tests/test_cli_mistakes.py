@@ -333,7 +333,8 @@ def test_demo_checks_the_heldout_cluster_before_preparing_data(capsys, tmp_path,
 def test_plan_mesh_is_a_one_line_error(capsys, mesh):
   code, _, err = run_cli(capsys, "plan", "--gin_file=demo.gin", f"--mesh={mesh}")
   assert code == 2 and err.strip().splitlines() == [
-      f"flan: error: --mesh must be three positive sizes data,fsdp,model; got {mesh}"]
+      f"flan: error: --mesh must be three positive sizes data,fsdp,model (one may be -1: the "
+      f"slice's remaining devices, 1 on the CPU stand-in); got {mesh}"]
 
 
 def test_misspelt_gin_file_suggests_the_configs():

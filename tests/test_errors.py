@@ -3,6 +3,7 @@ prints it as exactly one line with exit status 2."""
 
 import importlib
 import inspect
+import pathlib
 import pkgutil
 
 import pytest
@@ -73,7 +74,8 @@ def test_a_missing_vocabulary_file_is_one_line(capsys, tmp_path, synthetic_data_
 
 @pytest.mark.parametrize("argv, message", [
     (["eval", "--model_dir", "runs/no_such_run", "--task", "synth_reviews"],
-     "flan: error: runs/no_such_run is not a model directory (no model_config.json)"),
+     f"flan: error: {pathlib.Path('runs/no_such_run').absolute()} is not a flan model directory "
+     "(no model_config.json)"),
     (["--verbose", "data", "show", "flan:synth_reviw"],
      "flan: error: unknown catalog entry 'synth_reviw'; did you mean synth_reviews"),
     (["data", "stats", "mix:synthetic:heldout_nil", "--verbose"],

@@ -48,7 +48,11 @@ def test_splits_follow_the_recipe():
   assert catalog.get("boolq").splits == s_200
   assert catalog.get("sst2").splits == {"train": "train[:30000]", "validation": "train[-200:]",
                                         "test": "validation"}
-  assert catalog.get("squad_v1").splits == catalog.get("sst2").splits
+  # SQuAD carves validation by passage (5% of the contexts of the last 4,000 rows, ~200 rows),
+  # so no validation passage is trained on (flan/data/carve.py).
+  assert catalog.get("squad_v1").splits == {**catalog.get("sst2").splits,
+                                            "validation": "train[-4000:]"}
+  assert (catalog.get("squad_v1").carve.by, catalog.get("squad_v1").carve.percent) == ("context", 5)
   assert catalog.get("arc_easy").splits == {**s_200, "test": "test"}
 
 

@@ -28,10 +28,12 @@ import glob
 import os
 import re
 
+from flan.errors import UserError
+
 GiB = 1024 ** 3
 
 
-class TopologyError(ValueError):
+class TopologyError(UserError, ValueError):
   """A slice name that is not one, or libtpu missing."""
 
 

@@ -220,7 +220,8 @@ def train(*, model_dir: str, mixture: str, model: ModelConfig, num_steps: int,
     model_dir_lib.check_vocabulary(f"{model_dir}: the checkpoint", meta.get("vocabulary"),
                                    vocabulary)
     start_step, start_batch = int(meta["step"]), int(meta["data"]["batches"])
-    print(f"resuming {model_dir} from step {start_step}")
+    if start_step < num_steps:  # a finished run says so where it is called (flan train)
+      print(f"resuming {model_dir} from step {start_step}")
   elif init_from:
     params = restore.init_params(init_from, model, vocabulary, state["params"])
     state = dict(state, params=params, opt_state=jax.jit(
