@@ -13,9 +13,13 @@ catalog's pinned version, with TFDS's own `download_and_prepare`:
 
     ready       already prepared in the data directory (nothing is done)
     built now   prepared by this run
-    manual      the builder needs files that only a person can download; the detail names the
-                folder to put them in (<data_dir>/downloads/manual/<builder>, or TFDS's shared
-                <data_dir>/downloads/manual) and the builder's own instructions
+    manual      the builder needs files that only a person can download (TFDS's build stopped
+                at its manual folder); the detail names the folder to put them in
+                (<data_dir>/downloads/manual/<builder>, or TFDS's shared <data_dir>/downloads/
+                manual) and the builder's own instructions. A builder that declares manual
+                instructions for some configs only (WMT: de-en downloads, cs-en needs CzEng) is
+                tried; with `--check`, which builds nothing, it reads "manual" while its folder
+                is empty
     failed      the build raised; the detail is its first line
     missing     (readiness only: `check`) not prepared, and not tried
 
@@ -128,7 +132,7 @@ def prepare_builder(spec, data_dir: str, verbose: bool = False) -> Outcome:
   import tensorflow_datasets as tfds
 
   found = status(spec, data_dir)
-  if found.status in (READY, MANUAL, FAILED):
+  if found.status in (READY, FAILED):
     return found
   if not verbose:
     tfds.disable_progress_bar()
@@ -143,6 +147,9 @@ def prepare_builder(spec, data_dir: str, verbose: bool = False) -> Outcome:
     with printed:
       builder.download_and_prepare(download_config=config)
   except Exception as e:  # noqa: BLE001 - any failure is reported in the table, per dataset
+    if "Manual directory" in str(e):  # TFDS's own check: this config needs hand-made files
+      return Outcome(spec.tfds_full_name, found.entries, MANUAL,
+                     _manual_detail(builder, spec, data_dir))
     return Outcome(spec.tfds_full_name, found.entries, FAILED, _one_line(e))
   examples = sum(split.num_examples for split in builder.info.splits.values())
   return Outcome(spec.tfds_full_name, found.entries, BUILT, f"{examples:,} examples")
