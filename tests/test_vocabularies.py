@@ -101,3 +101,26 @@ def test_tokenizer_json_vocabulary_encodes_like_tokenizers_in_and_out_of_tf(tmp_
   assert vocab.encode_tf(tf.constant(TEXTS[1])).numpy().tolist() == list(vocab.encode(TEXTS[1]))
   decoded = vocab.decode_tf(tf.constant([list(vocab.encode(TEXTS[2])) + [vocab.eos_id, 0]]))
   assert decoded.numpy().tolist() == [TEXTS[2].encode()]
+
+
+def test_a_llama_sentencepiece_vocabulary_starts_rows_with_its_bos(tmp_path):
+  """Llama 2's tokenizer.model convention (unk 0, <s> 1, </s> 2): rows start with <s>, not with
+  id 0 (<unk> there); the demo vocabulary has no BOS and keeps SeqIO's 0."""
+  import io
+
+  import sentencepiece as spm
+  model = io.BytesIO()
+  spm.SentencePieceTrainer.train(sentence_iterator=iter(TEXTS * 20), model_writer=model,
+                                 vocab_size=400, model_type="bpe", byte_fallback=True,
+                                 unk_id=0, bos_id=1, eos_id=2, pad_id=-1, minloglevel=2,
+                                 hard_vocab_limit=False)
+  path = tmp_path / "tokenizer.model"
+  path.write_bytes(model.getvalue())
+  llama = vocab_lib.get_vocabulary(str(path))
+  assert vocab_lib.decoder_start_id(llama) == 1
+  assert vocab_lib.decoder_start_id(vocab_lib.get_vocabulary()) == 0
+  ids = llama.encode("Is 3 odd?")
+  packed = packing.pack_examples([{"inputs": ids + [2], "targets": [5, 2]}],
+                                 inputs_length=len(ids) + 1, targets_length=2,
+                                 start_id=vocab_lib.decoder_start_id(llama))
+  assert packed["decoder_input_tokens"].tolist() == [[1, *ids, 2, 5]]
