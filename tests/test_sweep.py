@@ -54,7 +54,11 @@ def test_holdout_sweep_interrupted_and_resumed(plan, monkeypatch, capsys):
   assert "'--gin_bindings=MIXTURE = '\"'\"'mix:synthetic:heldout_arithmetic'\"'\"''" in lines[1]
   assert "&& flan eval" in lines[1] and "--cluster=arithmetic" in lines[1]
 
-  # Resume: only the unfinished run trains (resuming at its last checkpoint) and evaluates.
+  # Resume: only the unfinished run trains (restored at its last checkpoint, step 3 of 3, so
+  # nothing is trained again) and evaluates.
+  checkpoints = runs["arithmetic"].model_dir / "checkpoints"
+  saved = sorted(p.name for p in checkpoints.iterdir())
+  metrics = (runs["arithmetic"].model_dir / "metrics.jsonl").read_text()
   trained = []
   train_run = sweep.train_run
   monkeypatch.setattr(sweep, "train_run", lambda p, r: (trained.append(r.cluster),
@@ -64,7 +68,8 @@ def test_holdout_sweep_interrupted_and_resumed(plan, monkeypatch, capsys):
   results = sweep.run_sweep(plan)
   assert trained == ["arithmetic"]
   assert (runs["sentiment"].eval_dir / "summary.json").read_text() == finished_summary
-  assert "resuming" in capsys.readouterr().out  # the trainer restored step 3
+  assert sorted(p.name for p in checkpoints.iterdir()) == saved
+  assert (runs["arithmetic"].model_dir / "metrics.jsonl").read_text() == metrics
 
   # One results table over both runs: every held-out entry, evaluated on 3 examples.
   assert {(r["heldout"], r["task"]) for r in results} == {
