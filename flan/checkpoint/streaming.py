@@ -40,6 +40,7 @@ import orbax.checkpoint as ocp
 from flan.checkpoint import manager, model_dir as model_dir_lib
 from flan.checkpoint.model_dir import ModelDirError
 from flan.model import ModelConfig
+from flan.model import Decoder
 
 SCANNED = "blocks_scanned"
 
@@ -185,8 +186,6 @@ def lazy_params(config: ModelConfig, load: Callable[[str], np.ndarray]) -> Any:
   load('blocks/<i>/<sub>') over the layers). Nothing is allocated (the model is traced
   abstractly)."""
   from flax import nnx
-
-  from flan.model import Decoder
   abstract = nnx.eval_shape(lambda: Decoder(config, rngs=nnx.Rngs(0)))
   _, params = nnx.split(abstract, nnx.Param)
 

@@ -41,6 +41,7 @@ import numpy as np
 from flan import runtime
 from flan.errors import UserError
 from flan.data import packing, vocab
+from flan.data import mixtures
 
 PACKERS = ("best_fit", "seqio")
 KEEP_STATES = 8  # iterator states kept in state_dir (older checkpoints resume by replaying)
@@ -122,8 +123,6 @@ def example_stream(name: str, *, inputs_length: int, targets_length: int, seed: 
   rates, trimmed to the lengths, EOS appended). use_cached None: the cache when it exists.
   tagged: each example also has "task_index", its task's place in `task_names` (the same
   stream otherwise)."""
-  from flan.data import mixtures
-
   runtime.keep_tensorflow_off_accelerators()
   vocabulary = vocabulary or vocab.get_vocabulary()
   use_cache_dirs(vocabulary)
@@ -156,8 +155,7 @@ def packed_dataset(name: str, *, inputs_length: int, targets_length: int, batch_
       name, inputs_length=inputs_length, targets_length=targets_length, seed=seed, split=split,
       vocabulary=vocabulary, shard_info=shard_info, shuffle=shuffle, num_epochs=num_epochs,
       use_cached=use_cached, tagged=tagged)
-  from flan.data import vocab as vocab_lib
-  start_id = vocab_lib.decoder_start_id(vocabulary or vocab_lib.get_vocabulary())
+  start_id = vocab.decoder_start_id(vocabulary or vocab.get_vocabulary())
   if not pack or packer == "seqio":
     rows = packing.seqio_pack_dataset(examples, inputs_length, targets_length, start_id, pack)
   else:
@@ -221,7 +219,6 @@ class TrainData:
                     "track_tasks": track_tasks}
     self.task_names = None
     if track_tasks:
-      from flan.data import mixtures
       self.task_names = task_names(mixtures.get(name, vocabulary))
     self.last_tasks: tuple[str, ...] = ()
     self.last_task_ids: np.ndarray | None = None

@@ -25,6 +25,7 @@ import re
 import numpy as np
 
 from flan.data import catalog, datasets, render
+from flan.data import carve
 from flan.data import vocab as vocab_lib
 from flan.data.catalog import UnknownEntryError
 from flan.data.render import FORMATS
@@ -206,7 +207,6 @@ def _build_task(name: str, vocabulary):
   spec, templates = resolve(name)
   format = parse_task(name).format
   datasets.register(spec)
-  from flan.data import carve
   source = carve.tfds_source(spec, datasets.data_dir())
 
   def render_preprocessor(dataset):

@@ -27,6 +27,7 @@ from typing import Iterator
 
 from flan.checkpoint import model_dir as model_dir_lib, restore
 from flan.data import prepare
+from flan.data import catalog, clusters, mixtures, tasks
 from flan.errors import UserError
 from flan.eval import aggregate, evaluate
 
@@ -117,7 +118,6 @@ def _staged(out: pathlib.Path) -> Iterator[pathlib.Path]:
 def untrained_clusters(model_dir: str | pathlib.Path) -> set[str]:
   """The clusters none of whose entries the model trained on, from the mixture recorded in its
   latest checkpoint (exports and imports carry it); empty when that is unknown."""
-  from flan.data import catalog, clusters, mixtures, tasks
   name = model_dir_lib.trained_mixture(model_dir)
   if not name:
     return set()

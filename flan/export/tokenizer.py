@@ -24,6 +24,7 @@ import pathlib
 import shutil
 
 from flan.export import ConversionError
+from flan.data import render
 
 DECODER_START_ID = 0  # SeqIO: the pad id starts every decoder sequence (BOS)
 
@@ -90,7 +91,6 @@ def write_hf_tokenizer(spm_path: str | pathlib.Path, out: pathlib.Path, info: Sp
 
 def prompt_format(ids: dict, tokenizer: dict, meta: dict) -> dict:
   """flan_prompt.json: how the model expects its text, for whoever serves the export."""
-  from flan.data import render
   example_inputs = ("Premise: A man is playing a guitar.\nHypothesis: A person makes music.\n"
                     "Does the premise entail the hypothesis?\n" +
                     render.options_block(["yes", "it is not possible to tell", "no"]))

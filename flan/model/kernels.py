@@ -33,6 +33,8 @@ import functools
 import jax
 import jax.numpy as jnp
 
+from flan import sharding
+
 AUTO = {"cpu": ("cpu", "lowp"), "tpu": ("splash", "xla"), "gpu": ("xla", "xla")}
 GPU_PLATFORMS = ("gpu", "cuda", "rocm")
 SEGMENT_KERNELS = ("splash",)
@@ -132,7 +134,6 @@ def splash_attention(q, k, v, segment_ids, interpret: bool | None = None):
   `interpret` runs the kernel's Python semantics, for tests on CPU; by default it is on unless
   the program is for TPU devices (the active mesh's, else the default backend's).
   """
-  from flan import sharding
   q, k, v = (x.transpose(0, 2, 1, 3) for x in (q, k, v))           # [B, heads, L, Dh]
   segment_ids = segment_ids.astype(jnp.int32)
   # The sequence stays whole on each device (the causal mask spans it).

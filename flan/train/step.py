@@ -24,6 +24,8 @@ from flax import nnx
 
 from flan.model import forward_features, hidden_features
 from flan.train import loss as loss_lib
+from flan import sharding
+from flan.model import Decoder
 
 State = dict[str, Any]
 LOSS_SCALE = "decoder_loss_scale"  # optional float32 [B, L] batch feature: per-token loss factor
@@ -34,9 +36,6 @@ def plan_state(config, optimizer_fn, seed: int, mesh, rules):
 
   The model is traced abstractly to read its logical axes; `make_state` builds the real state.
   """
-  from flan.model import Decoder
-  from flan import sharding
-
   abstract = nnx.eval_shape(lambda: Decoder(config, rngs=nnx.Rngs(seed)))
   graphdef, abstract_params = nnx.split(abstract, nnx.Param)
   axes = nnx.get_partition_spec(abstract_params)
@@ -56,8 +55,6 @@ def plan_state(config, optimizer_fn, seed: int, mesh, rules):
 def build_state(config, optimizer_fn, seed: int, mesh, rules):
   """(graphdef, optimizer, state, state shardings): the state created already sharded, under
   jit with the mesh shardings as outputs (no host holds the whole model)."""
-  from flan import sharding
-
   graphdef, optimizer, make_state, _, shardings = plan_state(config, optimizer_fn, seed, mesh,
                                                               rules)
   return graphdef, optimizer, sharding.init_sharded(make_state, shardings), shardings
@@ -89,8 +86,6 @@ def make_train_step(graphdef, optimizer: optax.GradientTransformation, *, z_loss
   more loss positions takes the full projection instead (both are compiled; `lax.cond` picks),
   so the loss and gradients are those of the full computation either way.
   """
-  from flan import sharding
-
   def terms(model, hidden, targets, weights, scale):
     numerator, _, metrics = loss_lib.loss_terms(
         model.output_logits(hidden), targets, weights, z_loss=z_loss,

@@ -22,10 +22,11 @@ import math
 
 import numpy as np
 
+from flan.data import tasks
+
 
 def output_space(task_name: str, vocab_size: int) -> int:
   """n of one task (`flan:rte`, `flan:rte:t3`, ...): its number of options, else vocab_size."""
-  from flan.data import tasks
   spec, _ = tasks.resolve(task_name)
   return spec.num_options or vocab_size
 

@@ -40,6 +40,7 @@ from flan.data import vocab as vocab_lib
 from flan.model import ModelConfig
 from flan.train import logger as metrics_lib
 from flan.train import optimizer as optimizer_lib, step as step_lib
+from flan.train import task_scaling
 
 
 class TrainingError(UserError, RuntimeError):
@@ -240,7 +241,6 @@ def train(*, model_dir: str, mixture: str, model: ModelConfig, num_steps: int,
                            host=jax.process_index())
   scales = None
   if task_loss_scaling:
-    from flan.train import task_scaling
     scales = task_scaling.loss_scales(batches.task_names, vocab.vocab_size)
     print("task loss scales: " + ", ".join(f"{name} {factor:.3f}" for name, factor
                                            in zip(batches.task_names, scales[1:])))
