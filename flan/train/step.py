@@ -22,10 +22,9 @@ import jax.numpy as jnp
 import optax
 from flax import nnx
 
-from flan.model import forward_features, hidden_features
-from flan.train import loss as loss_lib
 from flan import sharding
-from flan.model import Decoder
+from flan.model import Decoder, forward_features, hidden_features
+from flan.train import loss as loss_lib
 
 State = dict[str, Any]
 LOSS_SCALE = "decoder_loss_scale"  # optional float32 [B, L] batch feature: per-token loss factor
