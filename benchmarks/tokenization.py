@@ -1,8 +1,8 @@
 """Tokenization throughput of the input pipeline: a tokenizer.json vocabulary against SentencePiece
 on the same rendered FLAN-style text, against what the `small` model's train step consumes.
 
-  .venv/bin/python benchmarks/tokenize.py            # a few minutes on 2 busy CPU cores
-  .venv/bin/python benchmarks/tokenize.py --quick    # smoke test
+  .venv/bin/python benchmarks/tokenization.py            # a few minutes on 2 busy CPU cores
+  .venv/bin/python benchmarks/tokenization.py --quick    # smoke test
 
 Measures, in one run and side by side:
 
@@ -22,21 +22,12 @@ Prints exactly one JSON line on stdout; progress goes to stderr.
 
 from __future__ import annotations
 
-import os
-import sys
 
-# This file's name is the standard library's `tokenize` (which numpy, inspect and linecache
-# import): load the real one first, with this folder off the path, so ours never shadows it.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
-import tokenize as _stdlib_tokenize  # noqa: E402,F401
-sys.path.insert(0, _HERE)
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-import pathlib  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
+import argparse
+import json
+import pathlib
+import tempfile
+import time
 
 import numpy as np  # noqa: E402
 
