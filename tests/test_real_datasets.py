@@ -177,3 +177,21 @@ def test_label_conditioned_inversions_see_only_their_label(name, labels):
   for t in filtered:
     assert t.inverted
     assert t.accepts(record) == (t.label == record["answer"])
+
+
+def test_catalog_slices_read_as_python_slices():
+  """A slice bound past a prepared split's size stops at its end (TFDS would refuse the read)."""
+  from types import SimpleNamespace
+
+  from flan.data import datasets
+
+  spec = SimpleNamespace(splits={"train": "train[:30000]", "validation": "train[-600:-500]",
+                                 "test": "validation"})
+  prepared = {"train": SimpleNamespace(num_examples=240),
+              "validation": SimpleNamespace(num_examples=7)}
+  assert [datasets.read_split(spec, s, prepared) for s in spec.splits] == [
+      "train[:240]", "train[-240:-240]", "validation"]
+  prepared["train"] = SimpleNamespace(num_examples=90000)
+  assert [datasets.read_split(spec, s, prepared) for s in spec.splits] == [
+      "train[:30000]", "train[-600:-500]", "validation"]
+  assert datasets.read_split(spec, "train", {}) == "train[:30000]"  # not prepared: as written

@@ -16,6 +16,8 @@ stream here, so they agree row for row:
 
 from __future__ import annotations
 
+from flan.data import datasets
+
 BUCKETS = 100
 SEPARATOR = "\x1f"
 
@@ -52,20 +54,13 @@ def apply(spec, split: str, dataset):
   return dataset.filter(lambda raw: held_out(_key(raw, carve.by), carve.percent) == keep_held_out)
 
 
-def split_key(spec, tfds_split: str) -> str | None:
-  """The entry's split key ('train', ...) whose TFDS split string is `tfds_split`, if any."""
-  for key, value in spec.splits.items():
-    if value == tfds_split:
-      return key
-  return None
-
-
 def tfds_source(spec, data_dir: str):
   """The SeqIO data source of a task: `seqio.TfdsDataSource`, carved when the entry says so."""
   import seqio
 
+  splits = datasets.split_map(spec, data_dir)
   if spec.carve is None:
-    return seqio.TfdsDataSource(tfds_name=spec.tfds_full_name, splits=spec.splits,
+    return seqio.TfdsDataSource(tfds_name=spec.tfds_full_name, splits=splits,
                                 tfds_data_dir=data_dir)
 
   class CarvedTfdsSource(seqio.TfdsDataSource):
@@ -73,5 +68,5 @@ def tfds_source(spec, data_dir: str):
     def get_dataset(self, split="train", *args, **kwargs):
       return apply(spec, split, super().get_dataset(split, *args, **kwargs))
 
-  return CarvedTfdsSource(tfds_name=spec.tfds_full_name, splits=spec.splits,
+  return CarvedTfdsSource(tfds_name=spec.tfds_full_name, splits=splits,
                           tfds_data_dir=data_dir)

@@ -7,6 +7,9 @@ is prepared before anything reads it.
                              e.g. seqio.TfdsDataSource)
     require_prepared(spec)   raises DatasetNotPreparedError: one sentence, the command to run
     split_sizes(spec, dir)   {"train": 3000, ...} of a prepared builder, {} when not prepared
+    read_split(spec, split, splits)   the TFDS expression that reads a split: the catalog's
+                             slice, cut to the prepared data as a Python slice is
+    split_map(spec, dir)     read_split of every split, for SeqIO's TfdsDataSource
 
 seqio's TFDS source would otherwise try to download a missing dataset (there is no network on
 most research machines' compute nodes) or fail deep inside TFDS. TFDS itself is imported only
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import re
 
 from flan.errors import UserError
 
@@ -69,14 +73,52 @@ def require_prepared(spec, directory: str | None = None) -> None:
   raise DatasetNotPreparedError(message)
 
 
-def split_sizes(spec, directory: str | None = None) -> dict[str, int]:
-  """Examples per split of a prepared builder ({} when it is not prepared in `directory`)."""
-  directory = directory or data_dir()
+_SLICE = re.compile(r"^(?P<split>[\w-]+)\[(?P<start>-?\d*):(?P<end>-?\d*)\]$")
+
+
+def read_split(spec, split: str, splits) -> str:
+  """The TFDS split expression that reads the entry's `split`, given the prepared builder's
+  `info.splits`. A catalog slice reads as a Python slice does: a bound past the split's size
+  stops at its end, where TFDS would refuse the whole read. With 240 training examples:
+
+      "train[:30000]" -> "train[:240]"  (at most 30,000: all 240)
+      "train[-200:]"  -> "train[-200:]" (unchanged)
+      "validation"    -> "validation"
+  """
+  expression = spec.splits[split]
+  match = _SLICE.match(expression)
+  if not match or match["split"] not in splits:
+    return expression
+  size = splits[match["split"]].num_examples
+
+  def clamp(bound: str) -> str:
+    return bound and str(max(-size, min(size, int(bound))))
+
+  return f"{match['split']}[{clamp(match['start'])}:{clamp(match['end'])}]"
+
+
+def _prepared_splits(spec, directory: str):
+  """The prepared builder's `info.splits` in `directory`, else None."""
   info = pathlib.Path(directory, spec.tfds_name, spec.tfds_version, "dataset_info.json")
   if not info.exists():  # cheap check first: no TensorFlow for an empty data directory
-    return {}
+    return None
   try:
-    splits = builder(spec, directory).info.splits
-    return {name: splits[expr].num_examples for name, expr in spec.splits.items()}
-  except Exception:  # noqa: BLE001  (unknown builder or split: the sizes are just not known)
+    return builder(spec, directory).info.splits
+  except Exception:  # noqa: BLE001  (unknown builder: the splits are just not known)
+    return None
+
+
+def split_map(spec, directory: str | None = None) -> dict[str, str]:
+  """{split: TFDS expression} to read (`read_split` of each) where the builder is prepared in
+  `directory`; the catalog's own expressions where it is not."""
+  splits = _prepared_splits(spec, directory or data_dir()) or {}
+  return {name: read_split(spec, name, splits) for name in spec.splits}
+
+
+def split_sizes(spec, directory: str | None = None) -> dict[str, int]:
+  """Examples per split of a prepared builder ({} when it is not prepared in `directory`)."""
+  splits = _prepared_splits(spec, directory or data_dir())
+  try:
+    return {name: splits[read_split(spec, name, splits)].num_examples for name in spec.splits}
+  except Exception:  # noqa: BLE001  (not prepared, or a split it lacks: sizes are not known)
     return {}

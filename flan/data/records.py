@@ -32,7 +32,8 @@ def iter_raw(spec, split: str, data_dir: str | None = None,
   if check_prepared:
     datasets.require_prepared(spec, directory)
   builder = datasets.builder(spec, directory)
-  dataset = builder.as_dataset(split=spec.splits[split], shuffle_files=False)
+  dataset = builder.as_dataset(split=datasets.read_split(spec, split, builder.info.splits),
+                               shuffle_files=False)
   dataset = carve.apply(spec, split, dataset)  # validation carved by input (catalog `carve`)
   yield from tfds.as_numpy(dataset)
 

@@ -100,7 +100,7 @@ def mixture_corpus(mixture: str, examples: int = MIXTURE_EXAMPLES, seed: int = 0
   rates, available = {}, {}
   for spec in training:
     splits = datasets.builder(spec, directory).info.splits
-    available[spec.name] = splits[spec.splits["train"]].num_examples
+    available[spec.name] = splits[datasets.read_split(spec, "train", splits)].num_examples
     rates[spec.name] = min(available[spec.name], mixtures.rate_cap())
   sizes = sample_sizes(rates, examples, available)
   lines = []
