@@ -118,13 +118,3 @@ def gin_collection(gin_files: list[str], bindings: list[str]) -> str:
   except ValueError:
     return "flan"
   return mixture_collection(str(mixture)) or "flan"
-
-
-def heldout_clusters(mixture: str | None) -> tuple[str, ...]:
-  """The clusters a mixture holds out (mix:flan:heldout_nli -> ('nli',)); () for a task."""
-  if not mixture or not mixture.startswith("mix:"):
-    return ()
-  try:
-    return mixtures.parse_mixture_name(mixture).heldout
-  except (catalog.CatalogError, catalog.UnknownEntryError):
-    return ()

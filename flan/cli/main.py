@@ -130,6 +130,7 @@ def _train_report(model_dir, num_steps: int | None, before: int | None,
       next: flan eval --model_dir runs/demo/model --cluster nli
   """
   from flan.cli import defaults
+  from flan.data import mixtures
   if before is not None and num_steps is not None and before >= num_steps:
     head = (f"{model_dir}: the run is already complete at step {before} (num_steps = "
             f"{num_steps}); nothing was trained. To train longer, raise "
@@ -140,7 +141,7 @@ def _train_report(model_dir, num_steps: int | None, before: int | None,
   else:
     head = (f"{model_dir}: trained to step {after} (checkpoints/, metrics.jsonl, "
             f"operative_config.gin)")
-  heldout = defaults.heldout_clusters(defaults.trained_mixture(model_dir))
+  heldout = mixtures.heldout_clusters(defaults.trained_mixture(model_dir))
   selection = f"--cluster {heldout[0]}" if len(heldout) == 1 else "--task TASK (or --cluster C)"
   return f"{head}\nnext: flan eval --model_dir {model_dir} {selection}"
 

@@ -247,6 +247,17 @@ def parse_mixture_name(name: str) -> MixtureDef:
       f"of mixtures/*.yaml{hint}")
 
 
+def heldout_clusters(mixture: str | None) -> tuple[str, ...]:
+  """The clusters a mixture holds out: ('nli',) for mix:flan:heldout_nli, ('nli',
+  'closed_book_qa', 'commonsense') for mix:flan:clusters_1; () for a task or an unknown name."""
+  if not mixture or not mixture.startswith("mix:"):
+    return ()
+  try:
+    return parse_mixture_name(mixture).heldout
+  except (catalog.CatalogError, catalog.UnknownEntryError):
+    return ()
+
+
 # --- SeqIO ----------------------------------------------------------------------------------
 
 def rate(task) -> float:

@@ -10,9 +10,8 @@ step; the evaluation summary (`flan eval`'s summary.md) when one is given.
 from __future__ import annotations
 
 import pathlib
-import re
 
-from flan.data import render
+from flan.data import mixtures, render
 
 EXAMPLE_INPUTS = ("Premise: A man is playing a guitar.\nHypothesis: A person makes music.\n"
                   "Does the premise entail the hypothesis?\n")
@@ -41,19 +40,13 @@ output = model.generate(input_ids, max_new_tokens=32, do_sample=False)
 print(tokenizer.decode(output[0, input_ids.shape[1]:], skip_special_tokens=True))'''
 
 
-def heldout_cluster(mixture: str | None) -> str | None:
-  """'nli' for 'mix:flan:heldout_nli'; None when the mixture holds nothing out."""
-  match = re.search(r":heldout_([a-z_]+)$", mixture or "")
-  return match.group(1) if match else None
-
-
 def model_card(*, family: str, num_params: int, prompt: dict, meta: dict,
                imported_from: str | None = None,
                eval_summary: str | None = None) -> str:
   """The README.md text (see the module docstring)."""
   inputs = EXAMPLE_INPUTS + render.options_block(EXAMPLE_OPTIONS)
   mixture = meta.get("mixture")
-  held_out = heldout_cluster(mixture)
+  held_out = mixtures.heldout_clusters(mixture)
   lines = [
       f"# flan-{family}" + (f" ({mixture})" if mixture else ""),
       "",
@@ -99,7 +92,8 @@ def model_card(*, family: str, num_params: int, prompt: dict, meta: dict,
       "## Training",
       "",
       f"- mixture: `{mixture}`" if mixture else "- mixture: not recorded",
-      f"- held-out cluster (never trained on, evaluated zero-shot): `{held_out}`"
+      "- held-out " + ("clusters" if len(held_out) > 1 else "cluster") + " (never trained on, "
+      "evaluated zero-shot): " + ", ".join(f"`{c}`" for c in held_out)
       if held_out else "- held-out cluster: none",
       f"- steps: {meta.get('step')}",
   ]
