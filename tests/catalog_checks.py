@@ -2,11 +2,19 @@
 
     records = mock_records(spec)                 # raw mock examples of every split -> records
     check_renders_every_template(spec, records)  # every template renders, invariants hold
+    write_prepared_mock(spec, data_dir)          # the builder "prepared" on disk with mock data
 """
 
 from __future__ import annotations
 
+import os
+import pathlib
+import re
+
+import tensorflow as tf
 import tensorflow_datasets as tfds
+
+from flan.data import datasets
 
 from flan.data import adapters, render
 
@@ -24,6 +32,57 @@ def mock_raw(spec, num_examples: int = NUM_MOCK_EXAMPLES, fixup=None) -> list[di
       dataset = tfds.load(spec.tfds_full_name, split=split, as_supervised=False)
       raws.extend(tfds.as_numpy(dataset))
   return [fixup(raw) for raw in raws] if fixup else raws
+
+
+def write_prepared_mock(spec, directory, num_examples: int = 40) -> dict[str, int]:
+  """Writes the entry's TFDS builder into `directory` as if `flan data prepare` had run, with mock
+  examples in every split the entry reads, so every reader (records, SeqIO's TfdsDataSource,
+  `flan train`, `flan eval`) takes its real, unpatched path. The layout is the builder's own:
+  DIR/NAME[/CONFIG]/VERSION/{dataset_info.json, features.json,
+  NAME-SPLIT.tfrecord-00000-of-00001}. A split gets `num_examples` more than the catalog's
+  slices carve from its end (rte's "train[:-200]": 240), so every slice has data.
+  Returns {split: examples}.
+  """
+  builder = datasets.builder(spec, str(directory))
+  # Entries sharing a builder (MNLI matched / mismatched) add their splits to what is there.
+  kept = [info for name, info in builder.info.splits.items()] if builder.is_prepared() else []
+  version_dir = pathlib.Path(builder.data_dir)
+  version_dir.mkdir(parents=True, exist_ok=True)
+  splits = sorted({split.split("[")[0] for split in spec.splits.values()})
+  from_end = [int(n) for n in re.findall(r"-(\d+)", " ".join(spec.splits.values()))]
+  with tfds.testing.mock_data(num_examples=num_examples + max(from_end, default=0),
+                              policy=tfds.testing.MockPolicy.USE_CODE):
+    mock = datasets.builder(spec, str(directory))
+    examples = {split: list(tfds.as_numpy(mock.as_dataset(split=split))) for split in splits}
+  template = tfds.core.ShardedFileTemplate(data_dir=version_dir, dataset_name=builder.name,
+                                           filetype_suffix="tfrecord", split="train")
+  infos = [info for info in kept if info.name not in examples]
+  for split, rows in examples.items():
+    split_template = template.replace(split=split)
+    serialized = [builder.info.features.serialize_example(_equal_lengths(builder.info.features, row))
+                  for row in rows]
+    with tf.io.TFRecordWriter(os.fspath(split_template.sharded_filepath(shard_index=0, num_shards=1))) as writer:
+      for record in serialized:
+        writer.write(record)
+    infos.append(tfds.core.SplitInfo(name=split, shard_lengths=[len(rows)],
+                                     num_bytes=sum(map(len, serialized)),
+                                     filename_template=split_template))
+  builder.info.set_splits(tfds.core.SplitDict(infos))
+  builder.info.write_to_directory(version_dir)
+  return {split: len(rows) for split, rows in examples.items()}
+
+
+def _equal_lengths(feature, value):
+  """Mock data draws each field of a Sequence(FeaturesDict) with its own random length, which the
+  feature cannot encode: cut every field to the shortest."""
+  if isinstance(feature, tfds.features.FeaturesDict):
+    return {key: _equal_lengths(feature[key], item) for key, item in value.items()}
+  if isinstance(feature, tfds.features.Sequence) and isinstance(feature.feature,
+                                                                tfds.features.FeaturesDict):
+    shortest = min((len(v) for v in tfds.core.utils.flatten_nest_dict(value).values()),
+                   default=0)
+    return tfds.core.utils.map_nested(lambda v: v[:shortest], value, dict_only=True)
+  return value
 
 
 def mock_records(spec, **kwargs) -> list[dict]:
