@@ -37,10 +37,10 @@ def model_args():
   return b["decoder_input_tokens"], b["decoder_segment_ids"], b["decoder_positions"]
 
 
-def pair(**changes):
+def pair(base=TINY, **changes):
   """(unscanned model, scanned model with the same parameters stacked)."""
-  plain = Decoder(TINY, rngs=nnx.Rngs(0))
-  scanned = Decoder(dataclasses.replace(TINY, scan_layers=True, **changes), rngs=nnx.Rngs(1))
+  plain = Decoder(base, rngs=nnx.Rngs(0))
+  scanned = Decoder(dataclasses.replace(base, scan_layers=True, **changes), rngs=nnx.Rngs(1))
   pure = to_scanned(nnx.state(plain, nnx.Param).to_pure_dict())
   state = nnx.state(scanned, nnx.Param)
   state.replace_by_pure_dict(pure)
@@ -132,9 +132,32 @@ def test_train_step_on_scanned_equals_unscanned():
     np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
 
 
-def test_scanned_extend_matches_full_forward():
+def gemma_like(global_every: int):
+  """5 layers, a 3-token window on all but every `global_every`-th (Gemma 2: 2, Gemma 3: 6),
+  so the scan takes 5 // P steps of P layers and 5 % P layers run after it."""
+  return dataclasses.replace(TINY, num_layers=5, family="gemma3", sliding_window=3,
+                             global_every=global_every, rope_local_theta=100.0, post_norms=True,
+                             norm_plus_one=True, embed_scale=True, qk_norm=True,
+                             attn_softcap=2.0)
+
+
+@pytest.mark.parametrize("global_every", [2, 3])
+def test_scanned_mixed_sliding_and_global_layers_match_unscanned(global_every):
+  plain, scanned = pair(gemma_like(global_every), remat="full")
+  want = plain(*model_args())
+  np.testing.assert_allclose(scanned(*model_args()), want, rtol=1e-5, atol=1e-5)
+  # (test_families: global_every changes the function, so a scan that gave every layer the
+  # first layer's window would not match.)
+  plain_grads = nnx.state(nnx.grad(mean_square_logits)(plain), nnx.Param).to_pure_dict()
+  scanned_grads = nnx.state(nnx.grad(mean_square_logits)(scanned), nnx.Param).to_pure_dict()
+  for a, b in zip(jax.tree.leaves(to_scanned(plain_grads)), jax.tree.leaves(scanned_grads)):
+    np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("base", [TINY, gemma_like(3)], ids=["llama", "gemma"])
+def test_scanned_extend_matches_full_forward(base):
   """Prefill 7 tokens into the cache, then 3 one at a time: the logits of the full pass."""
-  plain, scanned = pair()
+  plain, scanned = pair(base)
   tokens = np.random.default_rng(3).integers(2, TINY.vocab_size, (1, 10)).astype(np.int32)
   ones, positions = np.ones_like(tokens), np.arange(10, dtype=np.int32)[None]
   want = plain(tokens, ones, positions)

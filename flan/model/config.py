@@ -60,7 +60,9 @@ class ModelConfig:
       (see REMAT_POLICIES).
     scan_layers: stack the blocks' parameters along a leading "layers" axis
       (`blocks_scanned/...`) and run them with one `jax.lax.scan`: compile time and the
-      program's size no longer grow with num_layers. Unscanned: `blocks/<i>/...`.
+      program's size no longer grow with num_layers. Unscanned: `blocks/<i>/...`. With mixed
+      sliding-window and global layers, one scan step runs a whole period of the pattern
+      (`layer_period`, see Decoder._scanned).
     mlp_activation: "silu" (SwiGLU, the Llama family) or "gelu" (gated GELU, the LaMDA-PT-like
       family of the paper's base models).
 
@@ -147,9 +149,6 @@ class ModelConfig:
       raise ValueError(f"rope_scaling={self.rope_scaling!r} is not one of {ROPE_SCALINGS}")
     if self.sliding_window < 0 or self.global_every < 0:
       raise ValueError("sliding_window and global_every must be >= 0")
-    if self.scan_layers and self.sliding_window and self.global_every:
-      raise ValueError("scan_layers needs every layer alike; this config mixes sliding-window "
-                       "and global layers (global_every > 0)")
     if self.attention_kernel not in ATTENTION_KERNELS:
       raise ValueError(f"attention_kernel={self.attention_kernel!r} is not one of "
                        f"{ATTENTION_KERNELS}")
@@ -176,6 +175,11 @@ class ModelConfig:
     if not self.sliding_window:
       return False
     return not self.global_every or (layer + 1) % self.global_every != 0
+
+  def layer_period(self) -> int:
+    """Layers per repeat of the sliding/global pattern: global_every when a sliding window mixes
+    with global layers (Gemma 2: 2, Gemma 3: 6), else 1 (every layer alike)."""
+    return self.global_every if self.sliding_window and self.global_every else 1
 
   def num_params(self) -> int:
     """Every parameter of the `Decoder` built from this config."""

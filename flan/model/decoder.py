@@ -82,17 +82,25 @@ _SAVEABLE = {
 }
 
 
-def block_fn(graphdef: nnx.GraphDef, remat: str):
+def block_fn(graphdef: nnx.GraphDef, remat: str, sliding: bool | None = None):
   """`apply(block_params, x, mask, positions) -> x`: one Block as a pure function of its
-  parameters, rematerialized by `remat` (the same function runs every layer, scanned or not)."""
+  parameters, rematerialized by `remat` (the same function runs every layer, scanned or not).
+  `sliding` (static) overrides the graph's own: a scanned stack has one graph for every layer."""
   def apply(block_params, x, mask, positions):
     # The barrier keeps XLA from converting a scanned model's whole stack of saved block inputs
     # to float32 at once (for the RMSNorm of the recomputation); each layer converts its own.
     x = jax.lax.optimization_barrier(x)
-    return nnx.merge(graphdef, block_params)(x, mask, positions)
+    return _merge_block(graphdef, block_params, sliding)(x, mask, positions)
   if remat == "none":
     return apply
   return jax.checkpoint(apply, policy=_SAVEABLE[remat], prevent_cse=False)
+
+
+def _merge_block(graphdef: nnx.GraphDef, block_params, sliding: bool | None) -> "Block":
+  block = nnx.merge(graphdef, block_params)
+  if sliding is not None:
+    block.attention.sliding = sliding
+  return block
 
 
 def stacked_blocks(config: ModelConfig, rngs: nnx.Rngs) -> Block:
@@ -176,11 +184,7 @@ class Decoder(nnx.Module):
                if cfg.sliding_window else mask)
     x = constrain(self.embed(tokens), RESIDUAL)                 # [B, L, D]
     if cfg.scan_layers:
-      graphdef, stacked = nnx.split(self.blocks_scanned)
-      apply = block_fn(graphdef, cfg.remat)
-      layer_mask = local if cfg.is_sliding(0) else mask        # every layer alike when scanned
-      x, _ = jax.lax.scan(lambda x, layer: (apply(layer, x, layer_mask, positions), None), x,
-                          stacked)
+      x = self._scanned(x, mask, local, positions)
     else:
       for block in self.blocks:
         graphdef, block_params = nnx.split(block)
@@ -193,8 +197,37 @@ class Decoder(nnx.Module):
     if not self.config.scan_layers:
       return list(self.blocks)
     graphdef, stacked = nnx.split(self.blocks_scanned)
-    return [nnx.merge(graphdef, jax.tree.map(lambda p, i=i: p[i], stacked))
-            for i in range(self.config.num_layers)]
+    return [_merge_block(graphdef, jax.tree.map(lambda p, i=i: p[i], stacked),
+                         self.config.is_sliding(i)) for i in range(self.config.num_layers)]
+
+  def _scanned(self, x, mask, local, positions):
+    """The stacked blocks with `jax.lax.scan`. Layers alike: one scan step per layer. Sliding
+    and global layers mixed (global_every = P): one step per P layers, unrolled in their
+    pattern, over the stack viewed as [L // P, P, ...]; the L % P layers left run after it.
+    Gemma 3 1B (26 layers, P = 6): 4 steps of 5 sliding + 1 global, then 2 sliding layers."""
+    cfg = self.config
+    graphdef, stacked = nnx.split(self.blocks_scanned)
+    period = cfg.layer_period()
+    applies = [block_fn(graphdef, cfg.remat, cfg.is_sliding(j)) for j in range(period)]
+    masks = [local if cfg.is_sliding(j) else mask for j in range(period)]
+    steps = cfg.num_layers // period
+    if period == 1:
+      x, _ = jax.lax.scan(lambda x, layer: (applies[0](layer, x, masks[0], positions), None), x,
+                          stacked)
+      return x
+
+    def step(x, group):
+      for j in range(period):
+        x = applies[j](jax.tree.map(lambda p: p[j], group), x, masks[j], positions)
+      return x, None
+
+    groups = jax.tree.map(lambda p: p[:steps * period].reshape(steps, period, *p.shape[1:]),
+                          stacked)
+    x, _ = jax.lax.scan(step, x, groups)
+    for i in range(steps * period, cfg.num_layers):
+      x = applies[i % period](jax.tree.map(lambda p, i=i: p[i], stacked), x, masks[i % period],
+                              positions)
+    return x
 
   def output_logits(self, x: jax.Array) -> jax.Array:
     """The output projection: final-normed hidden states [B, T, D] -> float32 logits [B, T, V]."""
