@@ -46,6 +46,7 @@ def test_four_microbatches_equal_one_batch(normalization):
   assert big_metrics["target_tokens"] == acc_metrics["target_tokens"] == sum(range(ROWS))
 
 
+@pytest.mark.slow  # ~65 s; make test keeps microbatches = one batch per normalization
 def test_normalizations_scale_the_loss():
   """The same summed loss divided by: tokens (28), rows (8), 1, or the constant (100)."""
   losses = {n: float(one_step(1, n)[1]["loss"]) for n in loss_lib.NORMALIZATIONS}

@@ -120,6 +120,7 @@ def _wait_for_step(model_dir, step, process, timeout=300):
   raise AssertionError(f"no step {step} within {timeout} s")
 
 
+@pytest.mark.slow  # ~170 s; make test keeps sigterm + resumed = uninterrupted
 def test_sigkill_then_restart_equals_uninterrupted(tmp_path, synthetic_data_dir):
   env, steps = _env(synthetic_data_dir), 12
   straight, killed = tmp_path / "straight", tmp_path / "killed"

@@ -9,6 +9,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 SCRIPT = textwrap.dedent("""
     import json, sys
     import jax
@@ -31,6 +33,7 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # ~90 s; make test keeps the 2-process run and the 3-axis TPU compiles
 def test_one_device_and_222_mesh_give_the_same_losses(tmp_path, synthetic_data_dir):
   env = dict(os.environ, FLAN_DATA_DIR=synthetic_data_dir, JAX_PLATFORMS="cpu",
              XLA_FLAGS="--xla_force_host_platform_device_count=8", TF_CPP_MIN_LOG_LEVEL="3")

@@ -212,6 +212,7 @@ def test_restored_pipeline_yields_the_uninterrupted_batches(synthetic, tmp_path,
       "data-000000006.p0.json"]
 
 
+@pytest.mark.slow  # ~55 s
 def test_tracked_batches_are_unchanged_and_name_their_tasks(synthetic):
   tracked = pipeline.TrainData("mix:synthetic", track_tasks=True, pool_size=64, **PIPELINE)
   plain = pipeline.TrainData("mix:synthetic", pool_size=64, **PIPELINE)
