@@ -4,7 +4,8 @@ Benchmarks print one JSON line on stdout and log everything else to stderr, so t
 
   python benchmarks/train_step.py > result.json
 
-captures only the result.
+captures only the result. Importing this module keeps JAX off an absent TPU
+(`flan.runtime.skip_absent_tpu`, as the `flan` command does).
 
 Timings record both wall-clock and process CPU time (all threads). On a machine shared with other
 work, wall-clock rates drop with the cores the process gets, while FLOPs per CPU-second of a
@@ -20,7 +21,14 @@ import sys
 import time
 from typing import Any, Callable
 
-import jax
+from flan import runtime
+
+# With libtpu installed, JAX would try (and loudly fail) a TPU backend on a host without one:
+# JAX_PLATFORMS=cpu there, before JAX is imported. Every benchmark imports this module first,
+# or calls this itself where it imports JAX earlier.
+runtime.skip_absent_tpu()
+
+import jax  # noqa: E402  pylint: disable=wrong-import-position
 import jax.numpy as jnp
 
 

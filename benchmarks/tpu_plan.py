@@ -92,5 +92,12 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  from flan import runtime
+  # As `flan` does: no TPU backend attempt on a host without a TPU; on a host with one this
+  # process still keeps JAX on the CPU (it only spawns children). The children compile for the
+  # TPU through libtpu's compile-only topology either way: plan.child_env sets their
+  # environment (JAX_PLATFORMS=cpu, no metadata query where there is no TPU).
+  runtime.skip_absent_tpu()
   os.environ.setdefault("JAX_PLATFORMS", "cpu")
   main()

@@ -87,6 +87,7 @@ import os
 
 from flan import runtime
 
+runtime.skip_absent_tpu()  # as `flan` does: no TPU backend attempt on a host without one
 runtime.keep_freed_memory()  # as `flan` does; before JAX or torch start threads
 
 import jax  # pylint: disable=wrong-import-position
