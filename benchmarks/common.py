@@ -37,6 +37,22 @@ def log(*args: Any) -> None:
   print(*args, file=sys.stderr, flush=True)
 
 
+def cpu() -> dict:
+  """This host's CPU: its model name and whether it has bfloat16 dot instructions (AVX512-BF16
+  or AMX), which decide whether bfloat16 matmuls outrun float32 ones (Linux; else unknown)."""
+  model, flags = None, set()
+  try:
+    for line in open("/proc/cpuinfo", encoding="utf-8"):
+      key, _, value = line.partition(":")
+      if key.strip() == "model name" and model is None:
+        model = value.strip()
+      elif key.strip() == "flags" and not flags:
+        flags = set(value.split())
+  except OSError:
+    pass
+  return {"model": model, "bf16_dot": bool(flags & {"avx512_bf16", "amx_bf16"}) if flags else None}
+
+
 def device_name() -> str:
   """The first device's kind ("cpu", "NVIDIA H200", "TPU v4"), else its platform."""
   device = jax.devices()[0]
