@@ -55,6 +55,7 @@ CHILD = ("import sys, json; from flan.cli import plan; a = json.loads(sys.argv[1
          "'temporaries_gib': m['result']['temporaries'] / 2 ** 30, "
          "'arguments_gib': m['result']['arguments'] / 2 ** 30, "
          "'step_seconds': t.get('forecast', (None,))[0], 'mfu': t.get('mfu'), "
+         "'optimal_seconds_1_2_layers': t.get('forecast_compiles'), "
          "'attention': m['config'].attention_kernel}))")
 
 
