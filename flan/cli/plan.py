@@ -200,7 +200,7 @@ def plan(config, args: dict, mesh, rules, full_compile: bool = False) -> dict:
   return result
 
 
-def forecast(config, args: dict, mesh, rules) -> tuple[float, tuple[float, float]]:
+def forecast_step(config, args: dict, mesh, rules) -> tuple[float, tuple[float, float]]:
   """The compiler's time estimate for one step, loops counted in full (module docstring), 0.0
   where it has none, and what its 1- and 2-layer compiles reported (optimal_seconds)."""
   microbatches = int(args["microbatches"])
@@ -215,8 +215,8 @@ def forecast(config, args: dict, mesh, rules) -> tuple[float, tuple[float, float
 
 
 def forecast_seconds(config, args: dict, mesh, rules) -> float:
-  """The compiler's time estimate for one step (`forecast`), 0.0 where it has none."""
-  return forecast(config, args, mesh, rules)[0]
+  """The compiler's time estimate for one step (`forecast_step`), 0.0 where it has none."""
+  return forecast_step(config, args, mesh, rules)[0]
 
 
 def human(n: float) -> str:
@@ -312,7 +312,7 @@ def make_plan(gin_files: list[str], bindings: list[str], mesh_shape, accelerator
               "source": "per core, TPU compiler",
               "capacities": [(f"{generation.name} core", generation.hbm_bytes)]}
     if forecast:
-      seconds, target["forecast_compiles"] = forecast(config, args, mesh, rules)
+      seconds, target["forecast_compiles"] = forecast_step(config, args, mesh, rules)
       target["forecast"] = (seconds, generation.peak_flops)
   else:
     mesh_shape = stand_in_shape(mesh_shape)
