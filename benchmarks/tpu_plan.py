@@ -9,8 +9,8 @@ compiled for as many fake CPU devices), and the forecast MFU (`flan/cli/plan.py`
 optimal_seconds, loop trip counts restored by 1- and 2-layer unscanned compiles) with splash
 attention and with plain XLA attention. Forecasts, not measurements: no TPU runs anything.
 `optimal_seconds_1_2_layers` is what the forecast's two compiles reported: where one is negative
-there is no forecast (step_seconds 0.0): on v5e splash attention's backward kernels carry no
-cost estimate and count about -1 s each (flan/cli/plan.py).
+there is no forecast (step_seconds 0.0): on v5e some ops carry no cost estimate and count -1 s
+each (flan/cli/plan.py).
 
 Cases (batch and mesh chosen to fit, fsdp over the slice, bf16 compute, f32 parameters and
 Adafactor, scanned layers, remat full, loss_capacity 0.5 as in runs/train.gin):

@@ -31,12 +31,13 @@ batch / microbatches rows: t(n) = rest + n * layer, so a step takes
 is the model FLOPs per step (ModelConfig.flops_per_token, DESIGN.md's convention) per device over
 that time and the device's data-sheet bf16 peak.
 
-A Pallas (Mosaic) kernel's cost is whatever the kernel declares, and the program's
-optimal_seconds is the sum over its ops. Splash attention's backward kernels declare none on
-TPU v5e and seem to count -1 s each (one splash call's forward and backward compiled alone for
-v5e: -1.9995 s; its forward alone 0.00023 s; on v3, in float32, 0.00104 s), so the whole step
-reads negative and there is no forecast: `attention_kernel = 'xla'` gives one with XLA's
-attention. Nor do the kernels add to cost_analysis's "flops".
+On TPU v5e some ops of the step carry no cost estimate and each counts -1 s in the sum that
+optimal_seconds is, so the step reads negative and there is no forecast. The ~1B Llama on
+v5e-16 (benchmarks/tpu_plan.py) read -23.98 / -60.97 s for 1 / 2 layers with XLA attention and
+-30.99 / -76.98 s with splash. Splash's backward Mosaic kernels are some of them (one call's
+forward and backward alone, on one v5e core: -1.9995 s; its forward alone 0.00023 s; on v3, in
+float32, 0.00104 s); the rest are not identified (all-gather, reduce-scatter and all-reduce over
+the slice are costed). The 137B step on v3-128 gets one.
 """
 
 from __future__ import annotations
@@ -258,8 +259,8 @@ def format_plan(config, mesh_shape, result: dict, args: dict, target: dict) -> s
     if seconds <= 0:
       parts = ", ".join(f"{s:.3g} s" for s in target.get("forecast_compiles", ()))
       lines.append("forecast: the TPU compiler gave no time estimate for this program (optimal_"
-                   f"seconds of the 1- and 2-layer compiles: {parts}; a Pallas kernel without a "
-                   "cost estimate counts -1 s, as splash attention's backward does on v5e)")
+                   f"seconds of the 1- and 2-layer compiles: {parts}; an op without a cost "
+                   "estimate counts -1 s, as some do on v5e)")
       return "\n".join(lines)
     lines.append(f"forecast (the TPU compiler's roofline estimate, not a measurement): step "
                  f"{seconds:.3g} s, {tokens / seconds:,.0f} tokens/s, MFU "
