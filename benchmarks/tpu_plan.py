@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/tpu_plan.py                  # every case (~10-20 min on 2 cores)
     .venv/bin/python benchmarks/tpu_plan.py --cases llama_1b --no-stand-in
+    .venv/bin/python benchmarks/tpu_plan.py --cases lamda_137b --attention xla --no-stand-in
 
 Prints one JSON line: per case, the per-core peak memory the TPU compiler reports (libtpu's
 compile-only devices, `flan plan --topology`) against the CPU stand-in's estimate (the same step
@@ -80,15 +81,17 @@ def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
   parser.add_argument("--no-stand-in", action="store_true", help="skip the CPU estimates")
+  parser.add_argument("--attention", nargs="+", default=["splash", "xla"],
+                      choices=["splash", "xla"], help="the TPU attention kernels to compile")
   options = parser.parse_args()
   out = {"benchmark": "tpu_plan", "cases": {}}
   for name in options.cases:
     case = CASES[name]
     print(f"{name} on {case['topology']}, mesh {case['mesh']}", file=sys.stderr, flush=True)
-    row = {"topology": case["topology"], "mesh": case["mesh"],
-           "splash": measure(case, topology=case["topology"], attention="splash", forecast=True),
-           "xla_attention": measure(case, topology=case["topology"], attention="xla",
-                                    forecast=True)}
+    row = {"topology": case["topology"], "mesh": case["mesh"]}
+    for attention in options.attention:
+      row["splash" if attention == "splash" else "xla_attention"] = measure(
+          case, topology=case["topology"], attention=attention, forecast=True)
     if not options.no_stand_in:
       row["cpu_stand_in"] = measure(case, topology=None, attention="cpu", forecast=False)
     out["cases"][name] = row
