@@ -37,7 +37,8 @@ v5e-16 (benchmarks/tpu_plan.py) read -23.98 / -60.97 s for 1 / 2 layers with XLA
 -30.99 / -76.98 s with splash. Splash's backward Mosaic kernels are some of them (one call's
 forward and backward alone, on one v5e core: -1.9995 s; its forward alone 0.00023 s; on v3, in
 float32, 0.00104 s); the rest are not identified (all-gather, reduce-scatter and all-reduce over
-the slice are costed). The 137B step on v3-128 gets one.
+the slice are costed). The 137B step on v3-128 and the 8B one on v5p-8 get
+estimates.
 """
 
 from __future__ import annotations
