@@ -268,4 +268,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+  sys.path.insert(0, str(ROOT))
+  from flan import runtime
+  runtime.skip_absent_tpu()  # `import seqio` imports JAX: no TPU backend attempt without a TPU
   main()

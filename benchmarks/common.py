@@ -4,7 +4,8 @@ Benchmarks print one JSON line on stdout and log everything else to stderr, so t
 
   python benchmarks/train_step.py > result.json
 
-captures only the result.
+captures only the result. Importing this module keeps JAX off an absent TPU
+(`flan.runtime.skip_absent_tpu`, as the `flan` command does).
 
 Timings record both wall-clock and process CPU time (all threads). On a machine shared with other
 work, wall-clock rates drop with the cores the process gets, while FLOPs per CPU-second of a
@@ -20,13 +21,36 @@ import sys
 import time
 from typing import Any, Callable
 
-import jax
+from flan import runtime
+
+# With libtpu installed, JAX would try (and loudly fail) a TPU backend on a host without one:
+# JAX_PLATFORMS=cpu there, before JAX is imported. Every benchmark imports this module first,
+# or calls this itself where it imports JAX earlier.
+runtime.skip_absent_tpu()
+
+import jax  # noqa: E402  pylint: disable=wrong-import-position
 import jax.numpy as jnp
 
 
 def log(*args: Any) -> None:
   """Prints to stderr (stdout is reserved for the JSON result)."""
   print(*args, file=sys.stderr, flush=True)
+
+
+def cpu() -> dict:
+  """This host's CPU: its model name and whether it has bfloat16 dot instructions (AVX512-BF16
+  or AMX), which decide whether bfloat16 matmuls outrun float32 ones (Linux; else unknown)."""
+  model, flags = None, set()
+  try:
+    for line in open("/proc/cpuinfo", encoding="utf-8"):
+      key, _, value = line.partition(":")
+      if key.strip() == "model name" and model is None:
+        model = value.strip()
+      elif key.strip() == "flags" and not flags:
+        flags = set(value.split())
+  except OSError:
+    pass
+  return {"model": model, "bf16_dot": bool(flags & {"avx512_bf16", "amx_bf16"}) if flags else None}
 
 
 def device_name() -> str:

@@ -27,6 +27,10 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
+from flan import runtime  # noqa: E402
+
+runtime.skip_absent_tpu()  # before JAX is imported, as `flan` does
+
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402

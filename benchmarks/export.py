@@ -5,7 +5,11 @@
 For each model a random float32 checkpoint is written to disk first, one tensor at a time (the
 model is never in memory: `flan.checkpoint.streaming.write_checkpoint` with random `LazyArray`s),
 then each command runs in a fresh subprocess (`python -m flan.cli ...`) whose peak resident set
-size comes from `os.wait4` (ru_maxrss of that child alone):
+size is its own VmHWM (/proc/self/status, read by the child at exit; PEAK_WRAPPER). Not
+os.wait4's ru_maxrss: Linux carries the high-water mark of the process image before exec into
+it, i.e. this process's resident set at the fork (or its peak, with vfork), so every child read
+at least what this process held after writing the random checkpoints (2396.5 MB in one run,
+for every command of three families alike):
 
   export_hf       the checkpoint -> safetensors (float32) + config + tokenizer
   export_params   the checkpoint -> params-only Orbax checkpoint in bfloat16
@@ -97,17 +101,38 @@ def write_random_checkpoint(model_dir: pathlib.Path, config: ModelConfig) -> Non
   streaming.write_checkpoint(model_dir, 1, streaming.lazy_params(config, load), meta)
 
 
-def run_measured(argv: list[str]) -> dict:
-  """Runs a child process; its wall time and peak RSS (MB)."""
-  start = time.perf_counter()
-  process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-  _, status, usage = os.wait4(process.pid, 0)
-  seconds = time.perf_counter() - start
-  stderr = process.stderr.read().decode(errors="replace")
-  process.stderr.close()
-  if os.waitstatus_to_exitcode(status) != 0:
-    raise RuntimeError(f"{' '.join(argv)} failed:\n{stderr[-2000:]}")
-  return {"seconds": round(seconds, 2), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1)}
+# Runs `-m module args...` or `-c code` as python would, and at exit writes the process's own
+# peak resident set (VmHWM, kB; exec started it afresh) to the file named first.
+PEAK_WRAPPER = """import atexit, runpy, sys
+path, mode, target, *rest = sys.argv[1:]
+def peak():
+  with open('/proc/self/status') as f:
+    kb = next(line.split()[1] for line in f if line.startswith('VmHWM:'))
+  with open(path, 'w') as f:
+    f.write(kb)
+atexit.register(peak)
+sys.argv = [target, *rest]
+if mode == '-m':
+  runpy.run_module(target, run_name='__main__', alter_sys=True)
+else:
+  exec(compile(target, '<string>', 'exec'), {'__name__': '__main__'})
+"""
+
+
+def run_measured(args: list[str]) -> dict:
+  """Runs `python *args` (["-m", module, ...] or ["-c", code]) in a child process; its wall time
+  and its own peak RSS (MB; module docstring)."""
+  with tempfile.TemporaryDirectory() as scratch:
+    peak_file = pathlib.Path(scratch) / "peak_kb"
+    argv = [sys.executable, "-c", PEAK_WRAPPER, str(peak_file), *args]
+    start = time.perf_counter()
+    result = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+    seconds = time.perf_counter() - start
+    if result.returncode != 0:
+      stderr = result.stderr.decode(errors="replace")
+      raise RuntimeError(f"python {' '.join(args)[:200]} failed:\n{stderr[-2000:]}")
+    peak_kb = int(peak_file.read_text())
+  return {"seconds": round(seconds, 2), "peak_rss_mb": round(peak_kb / 1024, 1)}
 
 
 def measure(name: str, config: ModelConfig, workdir: pathlib.Path, baseline_mb: float) -> dict:
@@ -120,7 +145,7 @@ def measure(name: str, config: ModelConfig, workdir: pathlib.Path, baseline_mb: 
   start = time.perf_counter()
   write_random_checkpoint(root / "model", config)
   common.log(f"{name}: written in {time.perf_counter() - start:.1f}s")
-  flan = [sys.executable, "-m", "flan.cli"]
+  flan = ["-m", "flan.cli"]
   commands = {
       "export_hf": flan + ["export", "hf", "--checkpoint", str(root / "model"), "--out",
                            str(root / "hf"), "--quiet"],
@@ -161,7 +186,7 @@ def main() -> None:
   env_note = os.environ.get("JAX_PLATFORMS")
   os.environ.setdefault("JAX_PLATFORMS", "cpu")
   try:
-    baseline = run_measured([sys.executable, "-c", BASELINE])
+    baseline = run_measured(["-c", BASELINE])
     common.log(f"baseline (imports only): {baseline}")
     results = {name: measure(name, MODELS[name], workdir, baseline["peak_rss_mb"])
                for name in names}

@@ -30,6 +30,10 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
+from flan import runtime  # noqa: E402
+
+runtime.skip_absent_tpu()  # SeqIO imports JAX: keep it off an absent TPU, as `flan` does
+
 from flan.data import catalog, datasets, prepare  # noqa: E402
 
 ROWS = 20_000

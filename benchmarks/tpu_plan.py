@@ -2,12 +2,16 @@
 
     .venv/bin/python benchmarks/tpu_plan.py                  # every case (~10-20 min on 2 cores)
     .venv/bin/python benchmarks/tpu_plan.py --cases llama_1b --no-stand-in
+    .venv/bin/python benchmarks/tpu_plan.py --cases lamda_137b --attention xla --no-stand-in
 
 Prints one JSON line: per case, the per-core peak memory the TPU compiler reports (libtpu's
 compile-only devices, `flan plan --topology`) against the CPU stand-in's estimate (the same step
 compiled for as many fake CPU devices), and the forecast MFU (`flan/cli/plan.py`: the compiler's
 optimal_seconds, loop trip counts restored by 1- and 2-layer unscanned compiles) with splash
 attention and with plain XLA attention. Forecasts, not measurements: no TPU runs anything.
+`optimal_seconds_1_2_layers` is what the forecast's two compiles reported: where one is negative
+there is no forecast (step_seconds 0.0): on v5e some ops carry no cost estimate and count -1 s
+each (flan/cli/plan.py).
 
 Cases (batch and mesh chosen to fit, fsdp over the slice, bf16 compute, f32 parameters and
 Adafactor, scanned layers, remat full, loss_capacity 0.5 as in runs/train.gin):
@@ -55,6 +59,7 @@ CHILD = ("import sys, json; from flan.cli import plan; a = json.loads(sys.argv[1
          "'temporaries_gib': m['result']['temporaries'] / 2 ** 30, "
          "'arguments_gib': m['result']['arguments'] / 2 ** 30, "
          "'step_seconds': t.get('forecast', (None,))[0], 'mfu': t.get('mfu'), "
+         "'optimal_seconds_1_2_layers': t.get('forecast_compiles'), "
          "'attention': m['config'].attention_kernel}))")
 
 
@@ -76,15 +81,17 @@ def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
   parser.add_argument("--no-stand-in", action="store_true", help="skip the CPU estimates")
+  parser.add_argument("--attention", nargs="+", default=["splash", "xla"],
+                      choices=["splash", "xla"], help="the TPU attention kernels to compile")
   options = parser.parse_args()
   out = {"benchmark": "tpu_plan", "cases": {}}
   for name in options.cases:
     case = CASES[name]
     print(f"{name} on {case['topology']}, mesh {case['mesh']}", file=sys.stderr, flush=True)
-    row = {"topology": case["topology"], "mesh": case["mesh"],
-           "splash": measure(case, topology=case["topology"], attention="splash", forecast=True),
-           "xla_attention": measure(case, topology=case["topology"], attention="xla",
-                                    forecast=True)}
+    row = {"topology": case["topology"], "mesh": case["mesh"]}
+    for attention in options.attention:
+      row["splash" if attention == "splash" else "xla_attention"] = measure(
+          case, topology=case["topology"], attention=attention, forecast=True)
     if not options.no_stand_in:
       row["cpu_stand_in"] = measure(case, topology=None, attention="cpu", forecast=False)
     out["cases"][name] = row
@@ -92,5 +99,12 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  from flan import runtime
+  # As `flan` does: no TPU backend attempt on a host without a TPU; on a host with one this
+  # process still keeps JAX on the CPU (it only spawns children). The children compile for the
+  # TPU through libtpu's compile-only topology either way: plan.child_env sets their
+  # environment (JAX_PLATFORMS=cpu, no metadata query where there is no TPU).
+  runtime.skip_absent_tpu()
   os.environ.setdefault("JAX_PLATFORMS", "cpu")
   main()

@@ -3,6 +3,7 @@ and against the same-shaped Llama trained with Hugging Face transformers on PyTo
 
   .venv/bin/python benchmarks/train_step.py [--quick] [--models demo,small] [--steps N]
                                             [--no-pytorch] [--no-torch-compile]
+                                            [--pytorch-dtypes float32]
 
 Measures, in one run and side by side:
 
@@ -38,6 +39,9 @@ Measures, in one run and side by side:
                 and compiled is the baseline (`baseline`), whose figures are the entry's own;
                 `eager`, `compiled` (null with `compile_error` when it fails or is skipped) and
                 `tokens_per_s_by_attention` keep the rest. Same FLOP convention, same peak.
+                `--pytorch-dtypes float32` runs the baseline for float32 entries only (the
+                others get `pytorch_skipped`): where the CPU has no bfloat16 dot instructions
+                (`cpu.bf16_dot` in the output), PyTorch's bfloat16 autocast step takes minutes.
 
 Both sides run in this one process after `flan.runtime.keep_freed_memory()` (as `flan`
 does): glibc keeps freed memory mapped, so neither XLA's nor PyTorch's step page-faults its
@@ -87,6 +91,7 @@ import os
 
 from flan import runtime
 
+runtime.skip_absent_tpu()  # as `flan` does: no TPU backend attempt on a host without one
 runtime.keep_freed_memory()  # as `flan` does; before JAX or torch start threads
 
 import jax  # pylint: disable=wrong-import-position
@@ -480,6 +485,11 @@ def main(argv=None) -> None:
                       help="skip the Hugging Face transformers / PyTorch baseline")
   parser.add_argument("--no-torch-compile", action="store_true",
                       help="time the PyTorch baseline in eager mode only (no torch.compile)")
+  parser.add_argument("--pytorch-dtypes", default=None,
+                      help="comma-separated compute dtypes whose entries get the PyTorch "
+                           "baseline (default: all). On a CPU without bfloat16 dot instructions "
+                           "(cpu.bf16_dot false) PyTorch's bfloat16 autocast step of `small` "
+                           "took over 5 minutes: pass float32 there")
   args = parser.parse_args(argv)
   names = [n.strip() for n in args.models.split(",") if n.strip()]
   unknown = [n for n in names if n not in BENCHES]
@@ -501,7 +511,13 @@ def main(argv=None) -> None:
   models = {name: bench_model(name, BENCHES[name], steps[name], peak_of(name)) for name in names}
   if not args.no_pytorch:  # After all of ours, so that torch's threads never overlap JAX's.
     torch_modules, baselines = import_torch(), {}
+    pytorch_dtypes = args.pytorch_dtypes and args.pytorch_dtypes.split(",")
     for name in names:
+      if pytorch_dtypes and BENCHES[name].config.dtype not in pytorch_dtypes:
+        models[name].update(pytorch=None, speedup_vs_pytorch=None, speedup_vs_pytorch_eager=None,
+                            speedup_vs_pytorch_cpu=None,
+                            pytorch_skipped=f"--pytorch-dtypes {args.pytorch_dtypes}")
+        continue
       models[name].update(compare_pytorch(name, BENCHES[name], steps[name], peak_of(name),
                                           torch_modules, not args.no_torch_compile, models[name],
                                           baselines))
@@ -514,6 +530,7 @@ def main(argv=None) -> None:
   print(json.dumps({
       "benchmark": "train_step",
       "device": common.device_name(),
+      "cpu": common.cpu(),
       "jax": jax.__version__,
       "matmul_peak_gflops": by_dtype("gflops"),
       "matmul_peak_size": {dtype: peaks[dtype]["size"] for dtype in dtypes},

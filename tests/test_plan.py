@@ -87,3 +87,15 @@ def test_topology_typos_and_missing_libtpu_are_one_line(capsys, monkeypatch):
   assert code == 2 and "needs libtpu: pip install 'jax[tpu]'" in err
   code = cli.main(["plan", "--gin_file=demo.gin", "--mesh=1,x,2"])
   assert code == 2 and "--mesh must be three positive sizes" in capsys.readouterr().err
+
+
+def test_no_forecast_names_the_compiles_optimal_seconds():
+  """A step whose compile reports optimal_seconds < 0 (splash attention's backward on v5e) gets
+  no forecast, and the line shows what the 1- and 2-layer compiles reported."""
+  result = dict.fromkeys(plan.MEMORY_KEYS, 0)
+  result["method"] = "compiled all 2 layers"
+  args = {"batch_size": 2, "inputs_length": 96, "targets_length": 32, "microbatches": 1}
+  target = {"label": "v5e-16", "source": "per core, TPU compiler", "capacities": [],
+            "forecast": (0.0, 197e12), "mfu": 0.0, "forecast_compiles": (-1.99, -3.98)}
+  text = plan.format_plan(presets["tiny"], (1, 16, 1), result, args, target)
+  assert "no time estimate" in text and "-1.99 s, -3.98 s" in text

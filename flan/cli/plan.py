@@ -30,6 +30,15 @@ batch / microbatches rows: t(n) = rest + n * layer, so a step takes
 (the optimizer update is counted once per microbatch: a small overestimate). The forecast MFU
 is the model FLOPs per step (ModelConfig.flops_per_token, DESIGN.md's convention) per device over
 that time and the device's data-sheet bf16 peak.
+
+On TPU v5e some ops of the step carry no cost estimate and each counts -1 s in the sum that
+optimal_seconds is, so the step reads negative and there is no forecast. The ~1B Llama on
+v5e-16 (benchmarks/tpu_plan.py) read -23.98 / -60.97 s for 1 / 2 layers with XLA attention and
+-30.99 / -76.98 s with splash. Splash's backward Mosaic kernels are some of them (one call's
+forward and backward alone, on one v5e core: -1.9995 s; its forward alone 0.00023 s; on v3, in
+float32, 0.00104 s); the rest are not identified (all-gather, reduce-scatter and all-reduce over
+the slice are costed). The 137B step on v3-128 and the 8B one on v5p-8 get
+estimates.
 """
 
 from __future__ import annotations
@@ -193,16 +202,23 @@ def plan(config, args: dict, mesh, rules, full_compile: bool = False) -> dict:
   return result
 
 
-def forecast_seconds(config, args: dict, mesh, rules) -> float:
-  """The compiler's time estimate for one step, loops counted in full (module docstring)."""
+def forecast_step(config, args: dict, mesh, rules) -> tuple[float, tuple[float, float]]:
+  """The compiler's time estimate for one step, loops counted in full (module docstring), 0.0
+  where it has none, and what its 1- and 2-layer compiles reported (optimal_seconds)."""
   microbatches = int(args["microbatches"])
   args = dict(args, batch_size=int(args["batch_size"]) // microbatches, microbatches=1)
   unscanned = dataclasses.replace(config, scan_layers=False)
   one = compile_step(dataclasses.replace(unscanned, num_layers=1), args, mesh, rules)
   two = compile_step(dataclasses.replace(unscanned, num_layers=2), args, mesh, rules)
-  if min(one["seconds"], two["seconds"]) <= 0:  # -1: the compiler has no estimate for it
-    return 0.0
-  return microbatches * extrapolate(one, two, config.num_layers)["seconds"]
+  parts = (one["seconds"], two["seconds"])
+  if min(parts) <= 0:  # -1: the compiler has no estimate for it
+    return 0.0, parts
+  return microbatches * extrapolate(one, two, config.num_layers)["seconds"], parts
+
+
+def forecast_seconds(config, args: dict, mesh, rules) -> float:
+  """The compiler's time estimate for one step (`forecast_step`), 0.0 where it has none."""
+  return forecast_step(config, args, mesh, rules)[0]
 
 
 def human(n: float) -> str:
@@ -242,7 +258,10 @@ def format_plan(config, mesh_shape, result: dict, args: dict, target: dict) -> s
     tokens = int(args["batch_size"]) * (int(args["inputs_length"]) + int(args["targets_length"]))
     mfu = target["mfu"]
     if seconds <= 0:
-      lines.append("forecast: the TPU compiler gave no time estimate for this program")
+      parts = ", ".join(f"{s:.3g} s" for s in target.get("forecast_compiles", ()))
+      lines.append("forecast: the TPU compiler gave no time estimate for this program (optimal_"
+                   f"seconds of the 1- and 2-layer compiles: {parts}; an op without a cost "
+                   "estimate counts -1 s, as some do on v5e)")
       return "\n".join(lines)
     lines.append(f"forecast (the TPU compiler's roofline estimate, not a measurement): step "
                  f"{seconds:.3g} s, {tokens / seconds:,.0f} tokens/s, MFU "
@@ -265,7 +284,8 @@ def make_plan(gin_files: list[str], bindings: list[str], mesh_shape, accelerator
   """Compiles and measures (in a process that already has enough fake devices, or for a TPU
   slice's topology): {"config", "mesh_shape", "result", "args", "target"}, what `format_plan`
   prints; result["peak"] is the per-device total and target["forecast"] (TPU) (seconds, peak
-  FLOP/s per device) with target["mfu"]."""
+  FLOP/s per device) with target["mfu"] and target["forecast_compiles"] (the 1- and 2-layer
+  compiles' optimal_seconds)."""
   import jax
 
   from flan import sharding
@@ -294,7 +314,8 @@ def make_plan(gin_files: list[str], bindings: list[str], mesh_shape, accelerator
               "source": "per core, TPU compiler",
               "capacities": [(f"{generation.name} core", generation.hbm_bytes)]}
     if forecast:
-      target["forecast"] = (forecast_seconds(config, args, mesh, rules), generation.peak_flops)
+      seconds, target["forecast_compiles"] = forecast_step(config, args, mesh, rules)
+      target["forecast"] = (seconds, generation.peak_flops)
   else:
     mesh_shape = stand_in_shape(mesh_shape)
     mesh = mesh_for(mesh_shape, jax.devices())
