@@ -216,11 +216,6 @@ def forecast_step(config, args: dict, mesh, rules) -> tuple[float, tuple[float, 
   return microbatches * extrapolate(one, two, config.num_layers)["seconds"], parts
 
 
-def forecast_seconds(config, args: dict, mesh, rules) -> float:
-  """The compiler's time estimate for one step (`forecast_step`), 0.0 where it has none."""
-  return forecast_step(config, args, mesh, rules)[0]
-
-
 def human(n: float) -> str:
   return f"{n / GiB:.2f} GiB" if abs(n) >= 0.1 * GiB else f"{n / 1024 ** 2:.1f} MiB"
 
